@@ -1,0 +1,1 @@
+"""Sessions: the crash-safe journal of messages, usage records and checkpoints."""

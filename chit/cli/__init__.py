@@ -1,0 +1,1 @@
+"""Front ends: the command line, print mode and the interactive terminal."""

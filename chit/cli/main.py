@@ -1,0 +1,166 @@
+"""The ``chit`` command: parses the line, dispatches, and turns errors into one line and a status.
+
+Kept light on purpose: nothing heavy (SDKs, rich, prompt-toolkit) is imported until a
+command needs it, so ``chit --version`` and ``chit --help`` start fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+from decimal import Decimal, InvalidOperation
+
+from chit import __version__
+from chit.errors import BadInput, ChitError
+
+PROG = "chit"
+SUBCOMMANDS = ("usage", "sessions")
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # type: ignore[override]
+        raise BadInput(f"{message} (see chit --help)")
+
+
+def _usd(text: str) -> Decimal:
+    try:
+        value = Decimal(text)
+    except InvalidOperation:
+        raise argparse.ArgumentTypeError(f"not an amount of USD: {text!r}") from None
+    if not value.is_finite() or value <= 0:
+        raise argparse.ArgumentTypeError(f"--max-cost must be a positive amount, got {text!r}")
+    return value
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be positive, got {text!r}")
+    return value
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--home", metavar="DIR", help="where sessions live (also CHIT_HOME)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The parser for ``chit`` itself (chat and print mode)."""
+    p = _Parser(
+        prog=PROG,
+        description="A terminal AI agent that keeps an exact tab of every token it spends.",
+        epilog="Other commands: 'chit usage [SESSION] [--json]', 'chit sessions [--json]'.",
+    )
+    p.add_argument("--version", action="version", version=f"chit {__version__}")
+    p.add_argument(
+        "-p",
+        "--print",
+        dest="prompt",
+        metavar="PROMPT",
+        help="run one turn without the REPL and print the answer ('-' reads stdin)",
+    )
+    group = p.add_mutually_exclusive_group()
+    group.add_argument(
+        "-c",
+        "--continue",
+        dest="continue_",
+        action="store_true",
+        help="continue the most recent session",
+    )
+    group.add_argument(
+        "-r",
+        "--resume",
+        metavar="SESSION",
+        help="continue a session: an id, a unique id prefix, or a path",
+    )
+    p.add_argument(
+        "--provider",
+        choices=["anthropic", "openai", "openai-responses", "ollama"],
+        help="the provider (default: from the model name, then from credentials)",
+    )
+    p.add_argument("--model", help="the model (a default per provider)")
+    p.add_argument("--base-url", metavar="URL", help="the provider's endpoint")
+    p.add_argument(
+        "--output-format",
+        choices=["text", "json"],
+        default="text",
+        help="with -p: the answer as text or one JSON object",
+    )
+    p.add_argument("--no-tools", action="store_true", help="offer the model no tools")
+    p.add_argument(
+        "--allow-tools",
+        action="store_true",
+        help="with -p: let the model write files and run commands without asking",
+    )
+    p.add_argument("--max-cost", type=_usd, metavar="USD", help="the session's budget in USD")
+    p.add_argument(
+        "--max-tokens", type=_positive_int, metavar="N", help="the session's budget in tokens"
+    )
+    p.add_argument(
+        "--max-requests",
+        type=_positive_int,
+        default=25,
+        metavar="N",
+        help="the most provider requests in one turn (default 25)",
+    )
+    p.add_argument(
+        "--cache-ttl",
+        choices=["5m", "1h"],
+        default="5m",
+        help="Anthropic prompt-cache lifetime (default 5m)",
+    )
+    _common(p)
+    return p
+
+
+def build_subparser(command: str) -> argparse.ArgumentParser:
+    """The parser for ``chit usage`` and ``chit sessions``."""
+    if command == "usage":
+        p = _Parser(prog="chit usage", description="A session's usage report; no model call.")
+        p.add_argument("session", nargs="?", help="id, unique id prefix or path (default: latest)")
+    else:
+        p = _Parser(prog="chit sessions", description="Sessions, newest first.")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    _common(p)
+    return p
+
+
+def home_dir(args: argparse.Namespace) -> str | None:
+    """``--home``, else ``CHIT_HOME``, else ``None`` (the platform's user data folder)."""
+    return args.home or os.environ.get("CHIT_HOME") or None
+
+
+def run(argv: Sequence[str]) -> int:
+    """Run the command line; returns the exit status. Errors are raised as ChitError."""
+    if argv and argv[0] in SUBCOMMANDS:
+        args = build_subparser(argv[0]).parse_args(argv[1:])
+        from chit.cli.reports import run_report
+
+        return run_report(argv[0], args)
+    args = build_parser().parse_args(argv)
+    if args.prompt is not None:
+        from chit.cli.printmode import run_print
+
+        return run_print(args)
+    from chit.cli.interactive import run_interactive
+
+    return run_interactive(args)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``chit`` script."""
+    try:
+        code = run(sys.argv[1:] if argv is None else argv)
+    except ChitError as e:
+        print(f"chit: {e}", file=sys.stderr)
+        code = e.exit_code
+    except KeyboardInterrupt:
+        print("chit: interrupted", file=sys.stderr)
+        code = 130
+    except BrokenPipeError:
+        code = 1
+    sys.exit(code)

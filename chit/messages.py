@@ -1,0 +1,172 @@
+"""Provider-neutral conversation pieces, the events a provider yields, and its final record.
+
+Bottom layer: imports only :mod:`chit.usage`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any, Literal
+
+import orjson
+
+from chit.usage import Usage
+
+Role = Literal["user", "assistant", "tool"]
+
+
+class Ended(StrEnum):
+    """How a provider request ended."""
+
+    COMPLETE = "complete"
+    INTERRUPTED = "interrupted"
+    ERROR = "error"
+
+
+@dataclass(frozen=True, slots=True)
+class ToolCall:
+    """A tool call the model asked for, its arguments assembled from the stream."""
+
+    id: str
+    """The provider's id for the call, echoed back with its result."""
+    name: str
+    """The tool's name."""
+    arguments: str = "{}"
+    """The arguments as the model wrote them: JSON text, possibly invalid."""
+
+    def parsed_arguments(self) -> dict[str, Any]:
+        """The arguments as a dict; raises ``ValueError`` when they are not a JSON object."""
+        value = orjson.loads(self.arguments or "{}")
+        if not isinstance(value, dict):
+            raise ValueError("tool arguments are not a JSON object")
+        return value
+
+
+@dataclass(frozen=True, slots=True)
+class ToolResult:
+    """What running a tool gave back to the model."""
+
+    call_id: str
+    """The id of the :class:`ToolCall` this answers."""
+    name: str
+    """The tool's name."""
+    content: str
+    """The result text (already size-capped)."""
+    is_error: bool = False
+    """True when the tool failed; the content then says why."""
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    """One message of the conversation, in a form every provider module can translate."""
+
+    role: Role
+    """``user``, ``assistant`` or ``tool`` (tool results)."""
+    text: str = ""
+    """The visible text."""
+    reasoning: str = ""
+    """Reasoning text the model showed (assistant only)."""
+    tool_calls: tuple[ToolCall, ...] = ()
+    """Tool calls the assistant made."""
+    tool_results: tuple[ToolResult, ...] = ()
+    """Results sent back for those calls (role ``tool``)."""
+    interrupted: bool = False
+    """True for an assistant message cut short (Ctrl-C, dropped stream, error)."""
+
+
+@dataclass(frozen=True, slots=True)
+class ToolSpec:
+    """A tool offered to the model."""
+
+    name: str
+    """The name the model calls it by."""
+    description: str
+    """What it does, for the model."""
+    parameters: dict[str, Any]
+    """JSON schema of its arguments."""
+
+
+@dataclass(frozen=True, slots=True)
+class RequestError:
+    """Why a request ended in error, in words a user can act on."""
+
+    type: str
+    """A short machine name: ``auth``, ``rate_limit``, ``server``, ``bad_request``, ..."""
+    message: str
+    """One readable line."""
+    status: int | None = None
+    """The HTTP status, when there was one."""
+
+
+@dataclass(frozen=True, slots=True)
+class TextDelta:
+    """A piece of visible answer text."""
+
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class ReasoningDelta:
+    """A piece of reasoning / thinking text."""
+
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class ToolCallEvent:
+    """A tool call, complete with its arguments."""
+
+    call: ToolCall
+
+
+@dataclass(frozen=True)
+class AssistantTurn:
+    """The record of one provider request: what came back and the usage it reported.
+
+    Every provider stream ends with exactly one of these, also when it failed.
+    """
+
+    provider: str
+    """The provider module that made the request (``anthropic``, ``openai``, ...)."""
+    model_requested: str
+    """The model chit asked for."""
+    usage: Usage = field(default_factory=Usage)
+    """The normalized usage of this request (``Usage.reported``)."""
+    model: str | None = None
+    """The model the response named, which may differ from the one requested."""
+    text: str = ""
+    """The visible answer text."""
+    reasoning: str = ""
+    """Reasoning text, where the provider streams it."""
+    tool_calls: tuple[ToolCall, ...] = ()
+    """Tool calls the model asked for."""
+    stop_reason: str | None = None
+    """The provider's own stop / finish reason."""
+    ended: Ended = Ended.COMPLETE
+    """How the request ended."""
+    error: RequestError | None = None
+    """Why it failed, when ``ended`` is ``error`` (or what cut it short)."""
+    extras: dict[str, Any] = field(default_factory=dict)
+    """What the provider said beyond the five counts, kept without loss: ``cache_write_5m``
+    / ``cache_write_1h`` (or ``cache_write_ttl``), ``server_tool_use``, ``provider_cost``,
+    ``service_tier``, ``durations_ns``, and ``raw_usage`` (the usage objects as received)."""
+
+    @property
+    def model_name(self) -> str:
+        """The model to price and show: the one reported, else the one requested."""
+        return self.model or self.model_requested
+
+    def message(self) -> Message:
+        """This response as a conversation message."""
+        return Message(
+            role="assistant",
+            text=self.text,
+            reasoning=self.reasoning,
+            tool_calls=self.tool_calls,
+            interrupted=self.ended is not Ended.COMPLETE,
+        )
+
+
+Event = TextDelta | ReasoningDelta | ToolCallEvent | AssistantTurn
+"""What a provider stream yields; the last event is always an :class:`AssistantTurn`."""

@@ -1,0 +1,135 @@
+"""What a usage record cost, priced by genai-prices (never by a table of our own).
+
+Bottom layer: imports only :mod:`chit.usage`. genai-prices is imported on first use, so
+that commands that price nothing start fast.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from chit.usage import Usage
+
+#: Providers whose price genai-prices knows under the same id.
+_PRICED_PROVIDERS = {
+    "anthropic": "anthropic",
+    "openai": "openai",
+    "openai-responses": "openai",
+}
+
+
+def _add(a: Decimal | None, b: Decimal | None) -> Decimal | None:
+    if a is None:
+        return b
+    if b is None:
+        return a
+    return a + b
+
+
+@dataclass(frozen=True, slots=True)
+class Cost:
+    """Money in USD for one request or a sum of them. ``Cost()`` is the identity of ``+``."""
+
+    usd: Decimal | None = None
+    """What the priced requests cost; ``None`` when no request could be priced."""
+    saved_usd: Decimal | None = None
+    """What prompt caching saved against the same tokens at the uncached input rate."""
+    unpriced: int = 0
+    """Requests whose model genai-prices does not know (their cost is missing)."""
+    partial: bool = False
+    """True when a count was unknown or a request unpriced: the figure is a lower bound."""
+    prices_version: str | None = None
+    """The genai-prices version that priced it."""
+
+    def __add__(self, other: object) -> Cost:
+        if not isinstance(other, Cost):
+            return NotImplemented
+        return Cost(
+            _add(self.usd, other.usd),
+            _add(self.saved_usd, other.saved_usd),
+            self.unpriced + other.unpriced,
+            self.partial or other.partial,
+            self.prices_version or other.prices_version,
+        )
+
+    def __radd__(self, other: object) -> Cost:
+        if other == 0:
+            return self
+        return NotImplemented
+
+    def usd_str(self) -> str | None:
+        """The JSON form: a decimal string of USD, six places, or ``None``."""
+        return None if self.usd is None else f"{self.usd:.6f}"
+
+    def to_json(self) -> dict[str, Any]:
+        """A JSON-ready dict."""
+        return {
+            "usd": self.usd_str(),
+            "saved_usd": None if self.saved_usd is None else f"{self.saved_usd:.6f}",
+            "unpriced": self.unpriced,
+            "partial": self.partial,
+            "prices_version": self.prices_version,
+        }
+
+
+def genai_provider(provider: str, base_url: str | None) -> tuple[str | None, str | None]:
+    """The genai-prices ``(provider_id, provider_api_url)`` for a chit provider and endpoint."""
+    if base_url:
+        return None, base_url
+    return _PRICED_PROVIDERS.get(provider), None
+
+
+def price(
+    usage: Usage,
+    model: str,
+    *,
+    provider_id: str | None = None,
+    provider_api_url: str | None = None,
+    cache_write_1h: int | None = None,
+) -> Cost:
+    """Price one request's usage; unknown counts price as 0 and mark the cost partial.
+
+    ``cache_write_1h`` is the part of ``cache_write_tokens`` written with a one-hour
+    lifetime (Anthropic), priced at its own rate.
+    """
+    import genai_prices
+
+    version = str(genai_prices.__version__)
+    partial = not usage.complete
+    inputs = usage.input_tokens or 0
+    cache_read = min(usage.cache_read_tokens or 0, inputs)
+    cache_write = min(usage.cache_write_tokens or 0, inputs - cache_read)
+    counts: dict[str, int] = {
+        "input_tokens": inputs,
+        "cache_read_tokens": cache_read,
+        "cache_write_tokens": cache_write,
+        "output_tokens": usage.output_tokens or 0,
+    }
+    if cache_write_1h:
+        counts["cache_write_1h_tokens"] = min(cache_write_1h, cache_write)
+    try:
+        actual = _calc(counts, model, provider_id, provider_api_url)
+        uncached = _calc(
+            {"input_tokens": inputs, "output_tokens": counts["output_tokens"]},
+            model,
+            provider_id,
+            provider_api_url,
+        )
+    except LookupError:
+        return Cost(unpriced=1, partial=True, prices_version=version)
+    return Cost(actual, uncached - actual, 0, partial, version)
+
+
+def _calc(
+    counts: dict[str, int], model: str, provider_id: str | None, api_url: str | None
+) -> Decimal:
+    import genai_prices
+
+    usage = genai_prices.Usage(**counts)
+    if api_url is not None:
+        result = genai_prices.calc_price(usage, model, provider_api_url=api_url)
+    else:
+        result = genai_prices.calc_price(usage, model, provider_id=provider_id)
+    return Decimal(result.total_price)

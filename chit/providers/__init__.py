@@ -1,0 +1,138 @@
+"""Providers: one module per wire format, each turning a stream into typed events.
+
+This package chooses the provider and endpoint and loads the module on demand, so the
+command line never imports an SDK it does not use.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from chit.errors import BadInput, NoCredentials
+from chit.providers.base import Endpoint, Provider, Request
+
+__all__ = ["PROVIDERS", "Endpoint", "Provider", "Request", "choose", "connect"]
+
+#: provider name -> "module:class"
+PROVIDERS = {
+    "anthropic": "chit.providers.anthropic:AnthropicProvider",
+    "openai": "chit.providers.openai_chat:OpenAIChatProvider",
+    "openai-responses": "chit.providers.openai_responses:OpenAIResponsesProvider",
+    "ollama": "chit.providers.ollama:OllamaProvider",
+}
+
+DEFAULT_MODELS = {
+    "anthropic": "claude-sonnet-4-5",
+    "openai": "gpt-5-mini",
+    "openai-responses": "gpt-5-mini",
+    "ollama": "llama3.2",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class _Compatible:
+    """A well-known OpenAI-compatible service: its key variable and endpoint."""
+
+    prefixes: tuple[str, ...]
+    key_env: str
+    base_url: str
+
+
+# Services reached through the OpenAI Chat Completions wire format.
+_COMPATIBLE = (
+    _Compatible(("deepseek-",), "DEEPSEEK_API_KEY", "https://api.deepseek.com"),
+    _Compatible(("grok-",), "XAI_API_KEY", "https://api.x.ai/v1"),
+    _Compatible(
+        ("mistral-", "magistral-", "codestral-"), "MISTRAL_API_KEY", "https://api.mistral.ai/v1"
+    ),
+    _Compatible((), "GROQ_API_KEY", "https://api.groq.com/openai/v1"),
+    _Compatible((), "OPENROUTER_API_KEY", "https://openrouter.ai/api/v1"),
+)
+
+_OPENAI_PREFIXES = ("gpt-", "o1", "o3", "o4", "chatgpt-", "codex-")
+
+
+def _provider_for_model(model: str) -> str | None:
+    if model.startswith("claude-"):
+        return "anthropic"
+    if model.startswith(_OPENAI_PREFIXES) or any(
+        model.startswith(c.prefixes) for c in _COMPATIBLE if c.prefixes
+    ):
+        return "openai"
+    return None
+
+
+def choose(
+    env: Mapping[str, str],
+    provider: str | None = None,
+    model: str | None = None,
+    base_url: str | None = None,
+) -> tuple[Endpoint, str]:
+    """The endpoint and model to use: ``--provider``, else the model's name, else credentials.
+
+    Raises :class:`NoCredentials` (exit 2) naming the variables to set when nothing fits.
+    """
+    provider = provider or env.get("CHIT_PROVIDER") or None
+    if provider is not None and provider not in PROVIDERS:
+        raise BadInput(f"unknown provider {provider!r}: choose one of {', '.join(PROVIDERS)}")
+    if provider is None and model:
+        provider = _provider_for_model(model)
+    if provider is None:
+        provider = _provider_from_credentials(env, base_url)
+    model = model or env.get("CHIT_MODEL") or DEFAULT_MODELS[provider]
+
+    if provider == "ollama":
+        host = base_url or env.get("OLLAMA_HOST") or "http://127.0.0.1:11434"
+        return Endpoint("ollama", host, None, ""), model
+    if provider == "anthropic":
+        key_env = "ANTHROPIC_API_KEY"
+        url = base_url or env.get("ANTHROPIC_BASE_URL")
+    else:
+        key_env, url = "OPENAI_API_KEY", base_url or env.get("OPENAI_BASE_URL")
+        for service in _COMPATIBLE:
+            fits = not service.prefixes or model.startswith(service.prefixes)
+            if fits and not env.get("OPENAI_API_KEY") and not url and env.get(service.key_env):
+                key_env, url = service.key_env, service.base_url
+                break
+    key = env.get(key_env)
+    if not key:
+        if url and _is_local(url):
+            key = "not-needed"  # local servers (vLLM, llama.cpp) take any key
+        else:
+            raise NoCredentials(f"no API key for {provider}: set {key_env} in the environment")
+    return Endpoint(provider, url, key, key_env), model
+
+
+def _provider_from_credentials(env: Mapping[str, str], base_url: str | None) -> str:
+    if env.get("ANTHROPIC_API_KEY"):
+        return "anthropic"
+    if env.get("OPENAI_API_KEY") or base_url or any(env.get(c.key_env) for c in _COMPATIBLE):
+        return "openai"
+    if env.get("OLLAMA_HOST"):
+        return "ollama"
+    names = [
+        "ANTHROPIC_API_KEY",
+        "OPENAI_API_KEY",
+        *(c.key_env for c in _COMPATIBLE),
+        "OLLAMA_HOST",
+    ]
+    raise NoCredentials(
+        f"no provider configured: set one of {', '.join(names)} (or pass --provider ollama)"
+    )
+
+
+def _is_local(url: str) -> bool:
+    from urllib.parse import urlsplit
+
+    host = urlsplit(url).hostname or ""
+    return host in ("localhost", "::1") or host.startswith("127.")
+
+
+def connect(endpoint: Endpoint) -> Provider:
+    """The provider object for an endpoint; imports its SDK now, not before."""
+    module_name, _, class_name = PROVIDERS[endpoint.provider].partition(":")
+    cls = getattr(importlib.import_module(module_name), class_name)
+    provider: Provider = cls(endpoint)
+    return provider

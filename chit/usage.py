@@ -1,0 +1,144 @@
+"""The usage record: one normalized count of tokens per provider request (spec/usage.md).
+
+This module is the bottom of chit: it imports nothing else of chit.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from typing import Any
+
+#: The five counted fields, in the order the spec and the JSON output list them.
+FIELDS = (
+    "input_tokens",
+    "cache_read_tokens",
+    "cache_write_tokens",
+    "output_tokens",
+    "reasoning_tokens",
+)
+
+
+def _add(a: int | None, b: int | None) -> int | None:
+    # None is "no known contribution", the zero of this sum, so unknown never becomes 0.
+    if a is None:
+        return b
+    if b is None:
+        return a
+    return a + b
+
+
+@dataclass(frozen=True, slots=True)
+class Usage:
+    """Token counts of one request, or the sum of several.
+
+    A value of ``None`` means no request contributing to it reported the count.
+    ``input_unknown`` and ``output_unknown`` count the requests that left the input or
+    output side unknown, so a total can say "at least N (k requests unreported)".
+    ``Usage()`` is the identity of ``+``; build a single request's record with
+    :meth:`reported`, which counts its ``None`` fields as unknown.
+    """
+
+    input_tokens: int | None = None
+    """Every prompt token processed, cached or not (inclusive)."""
+    cache_read_tokens: int | None = None
+    """Part of ``input_tokens`` served from the prompt cache."""
+    cache_write_tokens: int | None = None
+    """Part of ``input_tokens`` written to the prompt cache."""
+    output_tokens: int | None = None
+    """Every generated token billed as output, reasoning included."""
+    reasoning_tokens: int | None = None
+    """Part of ``output_tokens`` spent on hidden reasoning."""
+    input_unknown: int = 0
+    """How many requests in this sum never reported their input count."""
+    output_unknown: int = 0
+    """How many requests in this sum never reported their output count."""
+
+    @classmethod
+    def reported(
+        cls,
+        input_tokens: int | None = None,
+        cache_read_tokens: int | None = None,
+        cache_write_tokens: int | None = None,
+        output_tokens: int | None = None,
+        reasoning_tokens: int | None = None,
+    ) -> Usage:
+        """The record of one request: a ``None`` count is counted as unknown."""
+        return cls(
+            input_tokens,
+            cache_read_tokens,
+            cache_write_tokens,
+            output_tokens,
+            reasoning_tokens,
+            input_unknown=int(input_tokens is None),
+            output_unknown=int(output_tokens is None),
+        )
+
+    def __add__(self, other: object) -> Usage:
+        if not isinstance(other, Usage):
+            return NotImplemented
+        return Usage(
+            _add(self.input_tokens, other.input_tokens),
+            _add(self.cache_read_tokens, other.cache_read_tokens),
+            _add(self.cache_write_tokens, other.cache_write_tokens),
+            _add(self.output_tokens, other.output_tokens),
+            _add(self.reasoning_tokens, other.reasoning_tokens),
+            self.input_unknown + other.input_unknown,
+            self.output_unknown + other.output_unknown,
+        )
+
+    def __radd__(self, other: object) -> Usage:
+        # sum() starts from the int 0 unless given Usage(); accept both.
+        if other == 0:
+            return self
+        return NotImplemented
+
+    @property
+    def total_tokens(self) -> int:
+        """Known input plus known output (a lower bound when something is unknown)."""
+        return (self.input_tokens or 0) + (self.output_tokens or 0)
+
+    @property
+    def uncached_input_tokens(self) -> int | None:
+        """Input neither read from nor written to the cache."""
+        if self.input_tokens is None:
+            return None
+        return self.input_tokens - (self.cache_read_tokens or 0) - (self.cache_write_tokens or 0)
+
+    @property
+    def complete(self) -> bool:
+        """True when every request in the sum reported both input and output."""
+        return self.input_unknown == 0 and self.output_unknown == 0
+
+    def counts(self) -> dict[str, int | None]:
+        """The five fields as a dict, ``None`` for never reported."""
+        return {name: getattr(self, name) for name in FIELDS}
+
+    def to_json(self) -> dict[str, Any]:
+        """A JSON-ready dict: the five fields, and ``unknown`` when anything is."""
+        out: dict[str, Any] = self.counts()
+        if self.input_unknown or self.output_unknown:
+            out["unknown"] = {
+                "input_tokens": self.input_unknown,
+                "output_tokens": self.output_unknown,
+            }
+        return out
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Usage:
+        """Inverse of :meth:`to_json`; missing fields are not recorded (``None``)."""
+        unknown = data.get("unknown") or {}
+        values = {f: _count(data.get(f)) for f in FIELDS}
+        return cls(
+            **values,
+            input_unknown=_count(unknown.get("input_tokens")) or 0,
+            output_unknown=_count(unknown.get("output_tokens")) or 0,
+        )
+
+
+def _count(value: object) -> int | None:
+    if isinstance(value, bool) or not isinstance(value, int):
+        return None
+    return value
+
+
+assert [f.name for f in fields(Usage)][:5] == list(FIELDS)
