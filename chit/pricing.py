@@ -73,11 +73,48 @@ class Cost:
             "prices_version": self.prices_version,
         }
 
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Cost:
+        """Inverse of :meth:`to_json` (any decimal string is read exactly); a missing or
+        unreadable field takes its default."""
+        unpriced = data.get("unpriced")
+        partial = data.get("partial")
+        version = data.get("prices_version")
+        return cls(
+            _money(data.get("usd")),
+            _money(data.get("saved_usd")),
+            unpriced if isinstance(unpriced, int) and not isinstance(unpriced, bool) else 0,
+            partial if isinstance(partial, bool) else False,
+            version if isinstance(version, str) else None,
+        )
+
+
+def _money(value: object) -> Decimal | None:
+    """A finite decimal string of USD of sane size, else ``None`` (never raises)."""
+    if not isinstance(value, str) or len(value) > 64:
+        return None
+    try:
+        d = Decimal(value)
+    except ArithmeticError:
+        return None
+    # Bounded exponent: a hand-edited "1e999999999" must not turn into a billion digits.
+    if not d.is_finite() or not -40 <= d.adjusted() <= 20:
+        return None if not d.is_finite() or d != 0 else Decimal(0)
+    return d
+
 
 def genai_provider(provider: str, base_url: str | None) -> tuple[str | None, str | None]:
-    """The genai-prices ``(provider_id, provider_api_url)`` for a chit provider and endpoint."""
-    if base_url:
-        return None, base_url
+    """The genai-prices ``(provider_id, provider_api_url)`` for a chit provider and endpoint.
+
+    Anthropic's wire format is priced as Anthropic whatever the endpoint (gateways and
+    proxies pass its prices through); another endpoint is priced by its URL, and one
+    genai-prices does not know (a local server) leaves the cost unknown.
+    """
+    if base_url and provider != "anthropic":
+        from urllib.parse import urlsplit
+
+        if urlsplit(base_url).hostname != "api.openai.com":
+            return None, base_url
     return _PRICED_PROVIDERS.get(provider), None
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
 from chit.messages import AssistantTurn, Message
 from chit.pricing import Cost
@@ -35,6 +36,18 @@ class Totals:
     """Their summed usage."""
     cost: Cost = field(default_factory=Cost)
     """Their summed cost."""
+
+    def to_json(self) -> dict[str, Any]:
+        """The shape of spec/cli.md: requests, usage (null = never reported), unknown, cost_usd."""
+        return {
+            "requests": self.requests,
+            "usage": self.usage.counts(),
+            "unknown": {
+                "input_tokens": self.usage.input_unknown,
+                "output_tokens": self.usage.output_unknown,
+            },
+            "cost_usd": self.cost.usd_str(),
+        }
 
     @classmethod
     def of(cls, records: Iterable[RequestRecord]) -> Totals:

@@ -72,7 +72,17 @@ def test_genai_provider_mapping() -> None:
     assert genai_provider("anthropic", None) == ("anthropic", None)
     assert genai_provider("openai-responses", None) == ("openai", None)
     assert genai_provider("ollama", None) == (None, None)
+    assert genai_provider("anthropic", "http://127.0.0.1:9") == ("anthropic", None)
+    assert genai_provider("openai", "https://api.openai.com/v1") == ("openai", None)
     assert genai_provider("openai", "https://api.groq.com/openai/v1") == (
         None,
         "https://api.groq.com/openai/v1",
     )
+
+
+def test_an_endpoint_genai_prices_does_not_know_is_unpriced() -> None:
+    provider_id, url = genai_provider("openai", "http://127.0.0.1:8000/v1")
+    c = price(
+        Usage.reported(10, 0, 0, 10, 0), "gpt-4o", provider_id=provider_id, provider_api_url=url
+    )
+    assert c.usd is None and c.unpriced == 1

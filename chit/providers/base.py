@@ -6,7 +6,7 @@ A provider is one object with one method, ``stream(request)``, a generator of
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Generator, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
@@ -63,9 +63,22 @@ class Endpoint:
 class Provider(Protocol):
     """A provider: turns a request into a stream of events."""
 
-    def stream(self, request: Request) -> Iterator[Event]:
+    def stream(self, request: Request) -> Generator[Event, None, None]:
         """Yield text, reasoning and tool-call events, then exactly one ``AssistantTurn``."""
         ...
+
+
+def sse_events(http_response: Any) -> Iterator[tuple[str, str]]:
+    """Frame a streaming HTTP response as server-sent events: ``(event name, data)`` pairs.
+
+    ``http_response`` is the SDK's own ``http_response`` (from ``with_streaming_response``),
+    so auth, base URL and retries stay the SDK's; only the body is framed here, which is
+    several times faster than the SDKs' typed chunk objects.
+    """
+    from httpx_sse import EventSource
+
+    for sse in EventSource(http_response).iter_sse():
+        yield sse.event, sse.data
 
 
 def decode(data: str | bytes) -> dict[str, Any] | None:

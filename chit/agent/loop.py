@@ -1,0 +1,326 @@
+"""The agent loop: one user turn, as many requests as the tools need, every record kept.
+
+The loop knows no screen. It yields events; a front end renders them, answers permission
+requests, and on Ctrl-C throws ``KeyboardInterrupt`` into the generator (see :func:`drain`)
+so the interrupted request is recorded before the turn ends.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Generator, Iterator
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+from typing import Literal, Protocol
+
+from chit.agent.budget import Budget
+from chit.agent.tools import ToolContext, ToolFailed, ToolRegistry, cap
+from chit.errors import BudgetSpent
+from chit.messages import (
+    AssistantTurn,
+    Ended,
+    Message,
+    ReasoningDelta,
+    RequestError,
+    TextDelta,
+    ToolCall,
+    ToolCallEvent,
+    ToolResult,
+)
+from chit.pricing import Cost, genai_provider, price
+from chit.providers import Endpoint, Provider, Request
+from chit.state import AgentState, RequestRecord, Totals
+
+Decision = Literal["yes", "no", "always"]
+
+SYSTEM_PROMPT = (
+    "You are chit, a careful coding agent working in a terminal. "
+    "Use the tools to read, search and change files in the working folder, "
+    "and to run commands. Keep answers short and exact."
+)
+
+
+class Journal(Protocol):
+    """Where the loop writes what happens (a session file); ``chit.checkpoint.Session`` is one."""
+
+    def append_message(self, message: Message) -> None: ...
+    def append_usage(self, record: RequestRecord) -> None: ...
+    def append_checkpoint(self, state: AgentState) -> None: ...
+
+
+@dataclass
+class PermissionRequest:
+    """The model wants to run a tool that writes or executes. Answer with :meth:`answer`."""
+
+    call: ToolCall
+    """The call asking."""
+    decision: Decision | None = None
+    """``yes``, ``no``, or ``always`` (this tool, for the rest of the session)."""
+
+    def answer(self, decision: Decision) -> None:
+        """Decide; an unanswered request falls back to the agent's callback, then ``no``."""
+        self.decision = decision
+
+
+@dataclass(frozen=True, slots=True)
+class ToolDone:
+    """A tool ran (or was refused); its result goes back to the model."""
+
+    call: ToolCall
+    result: ToolResult
+
+
+@dataclass(frozen=True, slots=True)
+class UsageRecorded:
+    """A provider request finished and its record was written."""
+
+    record: RequestRecord
+    turn: Totals
+    """Totals of the turn so far."""
+
+
+@dataclass(frozen=True, slots=True)
+class BudgetWarning:
+    """The session passed a fraction of its budget."""
+
+    fraction: Decimal
+    budget: Budget
+
+
+@dataclass(frozen=True)
+class TurnDone:
+    """The turn is over; the last event of :meth:`Agent.run`."""
+
+    turn: int
+    """The turn's number in the session."""
+    text: str
+    """The assistant's final text."""
+    ended: Ended
+    """``complete``, ``interrupted`` or ``error``."""
+    stop_reason: str | None
+    error: RequestError | None
+    model: str | None
+    """The model the last response named."""
+    totals: Totals
+    """The turn's usage and cost."""
+
+
+AgentEvent = (
+    TextDelta
+    | ReasoningDelta
+    | ToolCallEvent
+    | PermissionRequest
+    | ToolDone
+    | UsageRecorded
+    | BudgetWarning
+    | TurnDone
+)
+
+
+@dataclass
+class Agent:
+    """Runs user turns against one provider, keeping every record in ``state`` and ``journal``."""
+
+    provider: Provider
+    endpoint: Endpoint
+    model: str
+    state: AgentState = field(default_factory=AgentState)
+    journal: Journal | None = None
+    tools: ToolRegistry | None = None
+    """Tools to offer; ``None`` offers none (a tool call that comes anyway ends the turn)."""
+    permission: Callable[[ToolCall], Decision] | None = None
+    """Asked when a PermissionRequest is left unanswered; ``None`` refuses."""
+    budget: Budget = field(default_factory=Budget)
+    max_requests: int = 25
+    system: str = SYSTEM_PROMPT
+    cache_ttl: Literal["5m", "1h"] = "5m"
+    tool_context: ToolContext | None = None
+    always_allowed: set[str] = field(default_factory=set)
+    """Tools the user allowed for the rest of the session."""
+    _stopped: bool = field(default=False, init=False, repr=False)
+
+    def run(self, prompt: str) -> Generator[AgentEvent, None, None]:
+        """Run one user turn; the last event is :class:`TurnDone`.
+
+        Raises :class:`BudgetSpent` before sending anything when the budget is spent.
+        """
+        if self.budget.spent(self.state.totals()):
+            raise BudgetSpent(f"the session's budget ({self.budget.describe()}) is spent")
+        turn = self.state.turns + 1
+        self._stopped = False
+        self._add(Message(role="user", text=prompt))
+        last: AssistantTurn | None = None
+        error: RequestError | None = None
+        for _ in range(self.max_requests):
+            if self.budget.spent(self.state.totals()):
+                error = RequestError("budget", f"the budget ({self.budget.describe()}) ran out")
+                break
+            last = yield from self._request(turn)
+            if last.ended is not Ended.COMPLETE:
+                self._answer_unrun(last.tool_calls, "not run: the response did not complete")
+                break
+            if self.tools is None:
+                self._answer_unrun(last.tool_calls, "not run: tools are disabled")
+                break
+            if self._stopped:
+                self._answer_unrun(last.tool_calls, "not run: interrupted by the user")
+            elif last.tool_calls:
+                yield from self._run_tools(last.tool_calls)
+            if self._stopped:
+                error = RequestError("interrupted", "interrupted by the user")
+                break
+            if not last.tool_calls:
+                break
+        else:
+            error = RequestError(
+                "request_limit", f"the tool loop did not finish in {self.max_requests} requests"
+            )
+        yield from self._finish(turn, last, error)
+
+    def _request(self, turn: int) -> Generator[AgentEvent, None, AssistantTurn]:
+        request = Request(
+            model=self.model,
+            messages=list(self.state.messages),
+            system=self.system,
+            tools=self.tools.specs() if self.tools is not None else (),
+            cache_key=self.state.session_id or None,
+            cache_ttl=self.cache_ttl,
+        )
+        stream = self.provider.stream(request)
+        response: AssistantTurn | None = None
+        try:
+            for event in stream:
+                if isinstance(event, AssistantTurn):
+                    response = event
+                else:
+                    yield event
+        except KeyboardInterrupt:
+            # Ctrl-C reached us at a yield: let the provider record what had arrived.
+            rest = [stream.throw(KeyboardInterrupt()), *stream]
+            response = next((e for e in rest if isinstance(e, AssistantTurn)), None)
+        assert response is not None, "a provider stream must end with an AssistantTurn"
+        before = self.state.totals()
+        record = RequestRecord(turn, response, self._price(response))
+        self.state.record(record)
+        if self.journal is not None:
+            self.journal.append_usage(record)
+        self._add(response.message())
+        yield from self._emit(UsageRecorded(record, self.state.turn_totals(turn)))
+        for fraction in self.budget.crossed(before, self.state.totals()):
+            yield from self._emit(BudgetWarning(fraction, self.budget))
+        return response
+
+    def _emit(self, event: AgentEvent) -> Iterator[AgentEvent]:
+        """Yield an event; Ctrl-C thrown in here stops the turn at the next safe point."""
+        try:
+            yield event
+        except KeyboardInterrupt:
+            self._stopped = True
+
+    def _price(self, response: AssistantTurn) -> Cost:
+        provider_id, api_url = genai_provider(self.endpoint.provider, self.endpoint.base_url)
+        one_hour = response.extras.get("cache_write_1h")
+        return price(
+            response.usage,
+            response.model_name,
+            provider_id=provider_id,
+            provider_api_url=api_url,
+            cache_write_1h=one_hour if isinstance(one_hour, int) else None,
+        )
+
+    def _run_tools(self, calls: tuple[ToolCall, ...]) -> Iterator[AgentEvent]:
+        """Run each call, and send every result back (Ctrl-C stops the rest)."""
+        results: list[ToolResult] = []
+        for call in calls:
+            if self._stopped:
+                results.append(ToolResult(call.id, call.name, "not run: interrupted", True))
+                continue
+            try:
+                result = yield from self._run_tool(call)
+            except KeyboardInterrupt:
+                self._stopped = True
+                result = ToolResult(call.id, call.name, "interrupted by the user", True)
+            results.append(result)
+            yield from self._emit(ToolDone(call, result))
+        self._add(Message(role="tool", tool_results=tuple(results)))
+
+    def _run_tool(self, call: ToolCall) -> Generator[AgentEvent, None, ToolResult]:
+        assert self.tools is not None
+        tool = self.tools.get(call.name)
+        if tool is None:
+            return ToolResult(call.id, call.name, f"no tool named {call.name!r}", True)
+        try:
+            args = call.parsed_arguments()
+        except ValueError:
+            return ToolResult(call.id, call.name, "the arguments are not a JSON object", True)
+        if tool.asks and tool.name not in self.always_allowed:
+            ask = PermissionRequest(call)
+            yield ask
+            decision = ask.decision or (self.permission(call) if self.permission else "no")
+            if decision == "always":
+                self.always_allowed.add(tool.name)
+            elif decision != "yes":
+                return ToolResult(call.id, call.name, "the user refused permission", True)
+        ctx = self.tool_context or ToolContext(root=Path.cwd())
+        try:
+            return ToolResult(call.id, call.name, cap(tool.run(args, ctx)))
+        except ToolFailed as e:
+            return ToolResult(call.id, call.name, str(e), True)
+        except Exception as e:  # a tool's bug must not end the session
+            return ToolResult(call.id, call.name, f"{type(e).__name__}: {e}", True)
+
+    def _answer_unrun(self, calls: tuple[ToolCall, ...], why: str) -> None:
+        # Every tool call needs a result, or the next request is invalid for the provider.
+        if calls:
+            results = tuple(ToolResult(c.id, c.name, why, True) for c in calls)
+            self._add(Message(role="tool", tool_results=results))
+
+    def _add(self, message: Message) -> None:
+        self.state.messages.append(message)
+        if self.journal is not None:
+            self.journal.append_message(message)
+
+    def _finish(
+        self, turn: int, last: AssistantTurn | None, error: RequestError | None
+    ) -> Iterator[AgentEvent]:
+        self.state.turns = turn
+        if self.journal is not None:
+            self.journal.append_checkpoint(self.state)
+        ended = last.ended if last is not None else Ended.ERROR
+        if error is not None and ended is Ended.COMPLETE:
+            ended = Ended.INTERRUPTED if error.type == "interrupted" else Ended.ERROR
+        yield TurnDone(
+            turn=turn,
+            text=last.text if last is not None else "",
+            ended=ended,
+            stop_reason=last.stop_reason if last is not None else None,
+            error=error or (last.error if last is not None else None),
+            model=last.model_name if last is not None else None,
+            totals=self.state.turn_totals(turn),
+        )
+
+
+def drain(
+    events: Generator[AgentEvent, None, None], handle: Callable[[AgentEvent], None]
+) -> TurnDone:
+    """Feed every event to ``handle`` and return the :class:`TurnDone`.
+
+    Ctrl-C while ``handle`` runs is thrown into the loop, so the request in flight is
+    recorded as interrupted and the turn still ends with a ``TurnDone``.
+    """
+    done: TurnDone | None = None
+    event: AgentEvent | None = next(events, None)
+    while event is not None:
+        try:
+            if isinstance(event, TurnDone):
+                done = event
+            handle(event)
+            event = next(events, None)
+        except KeyboardInterrupt:
+            try:
+                event = events.throw(KeyboardInterrupt())
+            except StopIteration:
+                event = None
+    if done is None:
+        raise RuntimeError("the agent loop ended without a TurnDone")
+    return done

@@ -1,0 +1,317 @@
+"""The session file's line format, and the one way lines reach a disk.
+
+A session is one append-only JSON Lines file (UTF-8, orjson). Every line has ``type``; the
+names below are settled for good (a later version may add fields and line types, never
+rename them). Every field but ``type`` and the header's ``format`` is optional to the reader
+(see :mod:`chit.checkpoint.load` for the defaults).
+
+``session`` (the header, first line)
+    ``format`` ("chit.session"), ``schema_version``, ``session_id``, ``created_at``
+    (ISO-8601 UTC), ``chit_version``, ``cwd``, ``provider`` and ``model`` the session started
+    with, and ``forked_from`` (the parent's id) on a fork.
+``message``
+    ``role`` (user / assistant / tool), ``text``, ``reasoning``,
+    ``tool_calls`` [{``id``, ``name``, ``arguments``}],
+    ``tool_results`` [{``call_id``, ``name``, ``content``, ``is_error``}], ``interrupted``.
+``usage`` (one per provider request, fsynced)
+    ``turn``, ``provider``, ``model_requested``, ``model`` (as the response named it),
+    ``ended`` (complete / interrupted / error), ``stop_reason``,
+    ``error`` {``type``, ``message``, ``status``} or null,
+    ``usage`` {the five counts of spec/usage.md, null = never reported},
+    ``extras`` (what the provider said beyond them, raw usage objects included),
+    ``cost`` {``usd``, ``saved_usd``, ``unpriced``, ``partial``, ``prices_version``}, ``at``.
+``checkpoint`` (after every finished turn, fsynced)
+    ``turn``, ``messages`` (how many the conversation then holds), ``token_snapshot``
+    {``requests``, ``usage`` {five counts}, ``unknown`` {``input_tokens``, ``output_tokens``},
+    ``cost`` {as above}}, ``models`` (reported models so far, in order of first use), ``at``.
+``rewind``
+    ``to_turn``: the checkpoint the conversation goes back to (0: the empty conversation), ``at``.
+any other type
+    an event for the runtime, kept in order as written: ``model`` {``provider``, ``model``},
+    ``budget`` {``max_cost`` (USD string or null), ``max_tokens``}, each with ``at``.
+
+Money is written as exact decimal strings (``"0.0003651"``), so totals re-derived from the
+file equal the ones kept in memory. Turn numbers are never reused: a turn after a rewind
+or a crash takes the next number.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import secrets
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from chit.errors import ChitError
+
+#: The session file format's version; a reader refuses files with a larger one.
+#: History:
+#:   1 - chit 0.1.0: header, message, usage, checkpoint, rewind and event lines.
+SCHEMA_VERSION = 1
+
+FORMAT = "chit.session"
+
+#: Line types the loader interprets itself; any other type is an event.
+CORE_TYPES = frozenset({"session", "message", "usage", "checkpoint", "rewind"})
+
+#: Environment variables whose values are credentials (values under 8 characters are
+#: left alone: "true", "1" and the like are no secret and would blank out common words).
+_SECRET_NAME = re.compile(r"API_?KEY|TOKEN|SECRET|PASSWORD|CREDENTIAL", re.I)
+_REDACTED = b"[redacted]"
+_TORN_MARK = b" [torn]\n"
+
+
+class JournalWriteError(ChitError):
+    """A session file could not be written (disk full, permissions, ...)."""
+
+
+def now_iso(ms: bool = True) -> str:
+    """The current UTC time, ``2026-11-22T23:59:00.123Z``."""
+    t = time.time()
+    base = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(t))
+    return f"{base}.{int(t * 1000) % 1000:03d}Z" if ms else f"{base}Z"
+
+
+def _default(value: object) -> Any:
+    # Extras come from provider modules: keep odd values readable rather than fail a write.
+    if isinstance(value, Decimal):
+        return format(value, "f")
+    if isinstance(value, set | frozenset):
+        return sorted(value, key=str)
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "replace")
+    return str(value)
+
+
+_OPTIONS = orjson.OPT_APPEND_NEWLINE | orjson.OPT_NON_STR_KEYS
+
+
+def _scrub(value: Any) -> Any:
+    if isinstance(value, str):
+        return value.encode("utf-8", "replace").decode("utf-8")
+    if isinstance(value, dict):
+        return {_scrub(k): _scrub(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_scrub(v) for v in value]
+    if isinstance(value, int) and not isinstance(value, bool):
+        # Past orjson's 64-bit range: keep the digits as text.
+        return value if -(2**63) <= value < 2**64 else str(value)
+    return value
+
+
+def secret_values(environ: dict[str, str] | None = None) -> tuple[bytes, ...]:
+    """Values of environment variables that hold credentials (never written anywhere)."""
+    env = os.environ if environ is None else environ
+    found = {v for k, v in env.items() if _SECRET_NAME.search(k) and len(v.strip()) >= 8}
+    return tuple(sorted((v.strip().encode() for v in found), key=len, reverse=True))
+
+
+def encode(line: dict[str, Any], secrets_: tuple[bytes, ...] = ()) -> bytes:
+    """One line as bytes, newline included, with any credential value blanked out."""
+    try:
+        data = orjson.dumps(line, default=_default, option=_OPTIONS)
+    except orjson.JSONEncodeError:
+        # A lone surrogate (a provider's odd escape) is not UTF-8: write a stand-in for it.
+        data = orjson.dumps(_scrub(line), default=_default, option=_OPTIONS)
+    return redact(data, secrets_)
+
+
+def redact(data: bytes, secrets_: tuple[bytes, ...]) -> bytes:
+    """``data`` with every credential value blanked out."""
+    for secret in secrets_:
+        if secret in data:
+            data = data.replace(secret, _REDACTED)
+    return data
+
+
+class FileOps:
+    """The operating-system calls the journal makes: a seam for fault-injection tests."""
+
+    def open(self, path: Path, flags: int, mode: int = 0o600) -> int:
+        return os.open(path, flags, mode)
+
+    def write(self, fd: int, data: bytes) -> int:
+        return os.write(fd, data)
+
+    def fsync(self, fd: int) -> None:
+        os.fsync(fd)
+
+    def close(self, fd: int) -> None:
+        os.close(fd)
+
+    def size(self, fd: int) -> int:
+        return os.fstat(fd).st_size
+
+    def truncate(self, fd: int, size: int) -> None:
+        os.ftruncate(fd, size)
+
+    def replace(self, src: Path, dst: Path) -> None:
+        os.replace(src, dst)
+
+    def unlink(self, path: Path) -> None:
+        os.unlink(path)
+
+    def fsync_dir(self, path: Path) -> None:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+OS_OPS = FileOps()
+
+
+def write_all(ops: FileOps, fd: int, data: bytes) -> None:
+    """Write every byte (a regular file takes a whole line in one call; loop if not)."""
+    while data:
+        data = data[ops.write(fd, data) :]
+
+
+def make_dir(path: Path) -> None:
+    """Create a folder and any missing parents, each readable by its owner only (0700);
+    folders that exist are left as they are."""
+    missing = [p for p in (path, *path.parents) if not p.is_dir()]
+    try:
+        for folder in reversed(missing):
+            folder.mkdir(mode=0o700, exist_ok=True)
+            os.chmod(folder, 0o700)  # whatever the umask
+    except OSError as e:
+        raise JournalWriteError(f"cannot create the folder {path}: {e.strerror or e}") from None
+
+
+@dataclass
+class Appender:
+    """Appends whole lines to one file opened with ``O_APPEND``; the fd is opened lazily."""
+
+    path: Path
+    """The session file."""
+    ops: FileOps = OS_OPS
+    """The OS calls to use."""
+    secrets: tuple[bytes, ...] = ()
+    """Credential values to blank out of every line."""
+    ends_clean: bool | None = None
+    """Whether the file ends with a newline; ``None`` when not known (checked before writing)."""
+    _fd: int | None = None
+
+    def append(self, line: dict[str, Any], sync: bool = False) -> None:
+        """Write one line in one ``write``; ``fsync`` after it when ``sync``."""
+        data = encode(line, self.secrets)
+        try:
+            if self._fd is None:
+                self._fd = self.ops.open(self.path, os.O_WRONLY | os.O_APPEND)
+            if self.ends_clean is None:
+                self.ends_clean = _ends_with_newline(self.path)
+            if not self.ends_clean:
+                # A torn last line (crash, failed write): end it with a mark that no JSON
+                # value can end with, so it stays ignored (reported by line number) even
+                # when the cut fell just before its newline; ours starts whole.
+                data = _TORN_MARK + data
+            self._write(self._fd, data)
+            if sync:
+                self.ops.fsync(self._fd)
+        except OSError as e:
+            raise JournalWriteError(f"cannot write to {self.path}: {e.strerror or e}") from None
+
+    def _write(self, fd: int, data: bytes) -> None:
+        before = self.ops.size(fd)
+        try:
+            write_all(self.ops, fd, data)
+        except OSError:
+            # Take back the part of our line that reached the file, so the caller's retry
+            # cannot leave the line twice; if even that fails, the next append checks.
+            try:
+                self.ops.truncate(fd, before)
+            except OSError:
+                self.ends_clean = None
+            raise
+        self.ends_clean = True
+
+    def close(self) -> None:
+        """Close the file (the next append opens it again)."""
+        if self._fd is not None:
+            fd, self._fd = self._fd, None
+            self.ops.close(fd)
+
+
+def _ends_with_newline(path: Path) -> bool:
+    with open(path, "rb") as f:
+        size = f.seek(0, os.SEEK_END)
+        if size == 0:
+            return True
+        f.seek(size - 1)
+        return f.read(1) == b"\n"
+
+
+def create_file(
+    path: Path, header: dict[str, Any], ops: FileOps, secrets_: tuple[bytes, ...]
+) -> None:
+    """Create a new session file (0600) holding its header, synced to disk with its folder."""
+    data = encode(header, secrets_)
+    try:
+        fd = ops.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_APPEND, 0o600)
+    except OSError as e:
+        raise JournalWriteError(f"cannot create {path}: {e.strerror or e}") from None
+    try:
+        write_all(ops, fd, data)
+        ops.fsync(fd)
+    except OSError as e:
+        ops.close(fd)
+        _remove(ops, path)
+        raise JournalWriteError(f"cannot write to {path}: {e.strerror or e}") from None
+    ops.close(fd)
+    # The file is written; a folder that cannot be synced only risks its name.
+    with contextlib.suppress(OSError):
+        ops.fsync_dir(path.parent)
+
+
+def write_atomic(
+    dest: Path, lines: Iterable[dict[str, Any] | bytes], ops: FileOps, secrets_: tuple[bytes, ...]
+) -> None:
+    """Write a whole file beside ``dest``, ``fsync`` it and rename it into place (0600).
+
+    ``lines`` are dicts to encode, or lines already encoded (without their newline).
+
+    On any failure the temporary file is removed and ``dest`` is as it was.
+    """
+    tmp = dest.with_name(f".{dest.name}.{secrets.token_hex(4)}.tmp")
+    fd: int | None = None
+    try:
+        fd = ops.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        chunk: list[bytes] = []
+        size = 0
+        for line in lines:
+            chunk.append(
+                encode(line, secrets_) if isinstance(line, dict) else redact(line + b"\n", secrets_)
+            )
+            size += len(chunk[-1])
+            if size >= 1 << 20:
+                write_all(ops, fd, b"".join(chunk))
+                chunk, size = [], 0
+        write_all(ops, fd, b"".join(chunk))
+        ops.fsync(fd)
+        opened: int = fd
+        fd = None
+        ops.close(opened)
+        ops.replace(tmp, dest)
+    except OSError as e:
+        if fd is not None:
+            with contextlib.suppress(OSError):
+                ops.close(fd)
+        _remove(ops, tmp)
+        raise JournalWriteError(f"cannot write {dest}: {e.strerror or e}") from None
+    with contextlib.suppress(OSError):
+        ops.fsync_dir(dest.parent)
+
+
+def _remove(ops: FileOps, path: Path) -> None:
+    with contextlib.suppress(OSError):
+        ops.unlink(path)

@@ -1,0 +1,373 @@
+"""Loading a session file: damage tolerated and reported, old versions migrated in memory.
+
+Defaults for what a line lacks: a message's role is ``user``, its texts empty, its lists
+empty; a usage line's counts are unknown, its turn the one in progress (the highest so far
+if a usage line came since the last checkpoint, else the next), its ``ended`` ``complete``,
+and a missing cost is priced again (:func:`chit.checkpoint.codec.reprice`); a checkpoint's
+turn is the one in progress; a snapshot figure it lacks is "not recorded" and is not
+compared. A rewind without a turn it can go back to is ignored. Totals always come from the
+usage lines.
+
+The conversation is the one the last checkpoint (or rewind) holds: messages of a turn that
+never finished are left out, though its requests count.
+
+The loader reads the file once and never writes to it. It raises only
+:class:`~chit.errors.SessionError`.
+"""
+
+from __future__ import annotations
+
+import gc
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from chit.checkpoint.codec import (
+    get_int,
+    message_from,
+    record_from,
+    reprice,
+    snapshot_from,
+    totals_figures,
+)
+from chit.checkpoint.journal import FORMAT, SCHEMA_VERSION
+from chit.errors import SessionError
+from chit.messages import Message
+from chit.pricing import Cost
+from chit.state import AgentState, RequestRecord, Totals
+from chit.usage import Usage
+
+#: ``MIGRATIONS[v]`` turns a line of version ``v`` into one of version ``v + 1`` (in memory).
+MIGRATIONS: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {}
+
+#: How many line numbers or disagreements one warning lists before it summarizes.
+_LIST_AT_MOST = 10
+
+
+class _Node:
+    """One message in a persistent list: a checkpoint keeps its conversation in O(1)."""
+
+    __slots__ = ("depth", "message", "parent")
+
+    def __init__(self, message: Message, parent: _Node | None) -> None:
+        self.message = message
+        self.parent = parent
+        self.depth: int = 1 if parent is None else parent.depth + 1
+
+
+def _depth(node: _Node | None) -> int:
+    return 0 if node is None else node.depth
+
+
+def _messages(node: _Node | None) -> list[Message]:
+    out: list[Message] = []
+    while node is not None:
+        out.append(node.message)
+        node = node.parent
+    out.reverse()
+    return out
+
+
+@dataclass(frozen=True, slots=True)
+class Checkpoint:
+    """A finished turn the conversation can go back to."""
+
+    turn: int
+    """The turn it closed."""
+    messages: int
+    """How many messages the conversation held then."""
+    line: int
+    """Its line number in the file."""
+
+
+@dataclass
+class Loaded:
+    """A loaded session."""
+
+    state: AgentState
+    """Messages (after rewinds, up to the last finished turn), every request's record, turns."""
+    header: dict[str, Any]
+    """The header line as read."""
+    events: list[dict[str, Any]]
+    """Event lines (``model``, ``budget``, ...), in order."""
+    warnings: list[str]
+    """What was wrong with the file and how it was read anyway, one line each."""
+    path: Path = field(default_factory=Path)
+    """The file."""
+    schema_version: int = SCHEMA_VERSION
+    """The version the file was written with."""
+    lines: list[bytes] = field(default_factory=list)
+    """Every readable line, byte for byte as written (unknown fields included, no newline),
+    header first: what a copy, export or fork writes."""
+    checkpoints: dict[int, Checkpoint] = field(default_factory=dict)
+    """Finished turns by number."""
+    totals: Totals = field(default_factory=Totals)
+    """Totals of every request, re-derived from the usage lines."""
+    models: list[str] = field(default_factory=list)
+    """Reported models, in order of first use."""
+    ends_clean: bool = True
+    """False when the file ends with a torn line."""
+    committed_turn: int = 0
+    """The checkpoint the conversation stands at (the last one, or a rewind's target)."""
+    unfinished: int = 0
+    """Messages after it, of a turn that never finished: not in ``state.messages``."""
+    _heads: dict[int, _Node | None] = field(default_factory=dict, repr=False)
+
+    def conversation_at(self, turn: int) -> list[Message] | None:
+        """The conversation as checkpoint ``turn`` left it (0: empty); ``None`` if no such."""
+        if turn == 0:
+            return []
+        if turn not in self._heads:
+            return None
+        return _messages(self._heads[turn])
+
+
+def _read(path: Path) -> bytes:
+    try:
+        with open(path, "rb") as f:
+            return f.read()
+    except FileNotFoundError:
+        raise SessionError(f"no session file {path}") from None
+    except IsADirectoryError:
+        raise SessionError(f"{path} is a folder, not a session file") from None
+    except OSError as e:
+        raise SessionError(f"cannot read {path}: {e.strerror or e}") from None
+
+
+def _header(first: bytes, path: Path) -> dict[str, Any]:
+    try:
+        header = orjson.loads(first)
+    except orjson.JSONDecodeError:
+        header = None
+    if (
+        not isinstance(header, dict)
+        or header.get("type") != "session"
+        or header.get("format") != FORMAT
+    ):
+        raise SessionError(f"{path} is not a chit session (no session header)")
+    version = header.get("schema_version", 1)
+    if not isinstance(version, int) or isinstance(version, bool) or version < 1:
+        raise SessionError(f"{path} has an unreadable schema_version: {version!r}")
+    if version > SCHEMA_VERSION:
+        raise SessionError(
+            f"{path} was written by a newer chit (session schema version {version}; "
+            f"this chit reads versions up to {SCHEMA_VERSION}); it was left untouched"
+        )
+    return header
+
+
+def _migrate(line: dict[str, Any], version: int) -> dict[str, Any]:
+    for v in range(version, SCHEMA_VERSION):
+        line = MIGRATIONS[v](line)
+    return line
+
+
+def _numbers(numbers: list[int]) -> str:
+    shown = ", ".join(map(str, numbers[:_LIST_AT_MOST]))
+    more = len(numbers) - _LIST_AT_MOST
+    return shown + (f" and {more} more" if more > 0 else "")
+
+
+class _Reader:
+    """The state built line by line; one method per core line type."""
+
+    def __init__(self) -> None:
+        self.records: list[RequestRecord] = []
+        self.checkpoints: dict[int, Checkpoint] = {}
+        self.heads: dict[int, _Node | None] = {}
+        self.models: dict[str, None] = {}
+        self.disagree: list[str] = []
+        self.bad_rewinds: list[int] = []
+        self.head: _Node | None = None  # the conversation as the lines so far build it
+        self.committed: _Node | None = None  # ... as of the last checkpoint or rewind
+        self.committed_turn = 0  # ... which is that checkpoint's turn
+        self.usage, self.cost = Usage(), Cost()
+        self.last_turn = 0  # the highest turn number used so far: numbers are never reused
+        self.open_turn = False  # a usage line came since the last checkpoint
+        self.repriced = 0
+
+    def message(self, line: dict[str, Any]) -> bool:
+        message = message_from(line)
+        if message is None:
+            return False
+        self.head = _Node(message, self.head)
+        return True
+
+    def usage_line(self, line: dict[str, Any]) -> None:
+        turn = self.last_turn if self.open_turn else self.last_turn + 1
+        record, priced = record_from(line, turn)
+        if not priced:
+            record = reprice(record)
+            self.repriced += 1
+        self.records.append(record)
+        self.usage = self.usage + record.response.usage
+        self.cost = self.cost + record.cost
+        self.models.setdefault(record.response.model_name, None)
+        self.last_turn = max(self.last_turn, record.turn)
+        self.open_turn = True
+
+    def checkpoint(self, line: dict[str, Any], number: int) -> None:
+        turn = get_int(line, "turn")
+        if turn is None:
+            turn = self.last_turn if self.open_turn else self.last_turn + 1
+        self.last_turn = max(self.last_turn, turn)
+        self.open_turn = False
+        self.heads[turn] = self.committed = self.head
+        self.committed_turn = turn
+        depth = _depth(self.head)
+        self.checkpoints[turn] = Checkpoint(turn, depth, number)
+        stored = line.get("token_snapshot")
+        messages = line.get("messages", depth)
+        if isinstance(stored, dict) and messages == depth and self._agrees(stored):
+            return  # the common case, checked without building anything
+        figures = snapshot_from(stored) if isinstance(stored, dict) else {}
+        stored_messages = get_int(line, "messages")
+        if stored_messages is not None:
+            figures["messages"] = stored_messages
+        derived = totals_figures(Totals(len(self.records), self.usage, self.cost))
+        derived["messages"] = depth
+        for key, value in figures.items():
+            if derived[key] != value:
+                self.disagree.append(
+                    f"line {number} (turn {turn}): {key} {value} in the snapshot, "
+                    f"{derived[key]} from the lines"
+                )
+
+    def _agrees(self, stored: dict[str, Any]) -> bool:
+        u = self.usage
+        cost = stored.get("cost")
+        usd = self.cost.usd
+        return (
+            stored.get("requests") == len(self.records)
+            and stored.get("usage") == u.counts()
+            and stored.get("unknown")
+            == {"input_tokens": u.input_unknown, "output_tokens": u.output_unknown}
+            and isinstance(cost, dict)
+            and cost.get("usd") == (None if usd is None else format(usd, "f"))
+        )
+
+    def rewind(self, line: dict[str, Any], number: int) -> None:
+        to = get_int(line, "to_turn")
+        if to == 0:
+            self.head = self.committed = None
+            self.committed_turn = 0
+        elif to is not None and to in self.heads:
+            self.head = self.committed = self.heads[to]
+            self.committed_turn = to
+        else:
+            self.bad_rewinds.append(number)
+
+    def warnings(self) -> list[str]:
+        out: list[str] = []
+        if self.bad_rewinds:
+            out.append(
+                f"ignored rewind(s) to a turn with no checkpoint: line {_numbers(self.bad_rewinds)}"
+            )
+        if self.disagree:
+            more = len(self.disagree) - _LIST_AT_MOST
+            shown = "; ".join(self.disagree[:_LIST_AT_MOST])
+            shown += f"; and {more} more" if more > 0 else ""
+            out.append(f"checkpoint snapshots disagree with the usage lines, which win: {shown}")
+        if self.unfinished:
+            out.append(
+                f"the last turn did not finish: its {self.unfinished} message(s) are left out "
+                "of the conversation (its requests still count)"
+            )
+        if self.repriced:
+            out.append(f"{self.repriced} request(s) had no recorded cost and were priced again")
+        return out
+
+    @property
+    def unfinished(self) -> int:
+        return max(_depth(self.head) - _depth(self.committed), 0)
+
+
+def load(path: str | Path) -> Loaded:
+    """Load a session file; raises :class:`SessionError` when it is not one chit can read."""
+    path = Path(path)
+    data = _read(path)
+    if not data or data.isspace():  # isspace stops at the first other byte
+        raise SessionError(f"{path} is not a chit session (the file is empty)")
+    raw = data.split(b"\n")
+    del data
+    torn = raw.pop()  # b"" when the file ends with a newline
+    if not raw:
+        raise SessionError(f"{path} is not a chit session (no complete header line)")
+    header = _header(raw[0], path)
+    version: int = header.get("schema_version", 1)
+    if version < SCHEMA_VERSION:
+        header = _migrate(header, version)
+    lines: list[bytes] = [raw[0]]
+    events: list[dict[str, Any]] = []
+    bad: list[int] = []
+    r = _Reader()
+    # Tens of thousands of small objects and no cycles: the cycle collector would only
+    # walk them again and again.
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        for number, text in enumerate(raw[1:], start=2):
+            if not text:
+                continue
+            try:
+                line = orjson.loads(text)
+            except orjson.JSONDecodeError:
+                bad.append(number)
+                continue
+            kind = line.get("type") if isinstance(line, dict) else None
+            if not isinstance(kind, str) or kind == "session":
+                bad.append(number)
+                continue
+            if version < SCHEMA_VERSION:
+                line = _migrate(line, version)
+            if kind == "message":
+                if not r.message(line):
+                    bad.append(number)
+                    continue
+            elif kind == "usage":
+                r.usage_line(line)
+            elif kind == "checkpoint":
+                r.checkpoint(line, number)
+            elif kind == "rewind":
+                r.rewind(line, number)
+            else:
+                events.append(line)
+            lines.append(text)
+    finally:
+        if collecting:
+            gc.enable()
+
+    warnings: list[str] = []
+    if torn:
+        warnings.append(
+            f"line {len(raw) + 1} is incomplete (a write was cut off before its end): ignored"
+        )
+    if bad:
+        warnings.append(f"skipped {len(bad)} damaged line(s): {_numbers(bad)}")
+    warnings += r.warnings()
+    session_id = header.get("session_id")
+    state = AgentState(
+        session_id=session_id if isinstance(session_id, str) and session_id else path.stem,
+        messages=_messages(r.committed),
+        records=r.records,
+        turns=r.last_turn,
+    )
+    return Loaded(
+        state=state,
+        header=header,
+        events=events,
+        warnings=warnings,
+        path=path,
+        schema_version=version,
+        lines=lines,
+        checkpoints=r.checkpoints,
+        totals=Totals(len(r.records), r.usage, r.cost),
+        models=list(r.models),
+        ends_clean=not torn,
+        committed_turn=r.committed_turn,
+        unfinished=r.unfinished,
+        _heads=r.heads,
+    )

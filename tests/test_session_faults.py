@@ -1,0 +1,192 @@
+"""Writes that fail part-way (disk full, I/O error, a rename refused) leave the session as it
+was before, loadable, and no temporary file behind.
+
+Faults are injected through the journal's own seam (:class:`chit.checkpoint.FileOps`); the
+real OS calls do the rest.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from chit.checkpoint import FileOps, JournalWriteError, Session, load, sessions_dir
+from chit.messages import AssistantTurn, Message
+from chit.pricing import Cost
+from chit.state import AgentState, RequestRecord
+from chit.usage import Usage
+
+
+class Faulty(FileOps):
+    """Real calls, except the one named, which fails once it is armed."""
+
+    def __init__(self, fail: str, keep: int = 0) -> None:
+        self.fail = set(fail.split("+"))
+        self.keep = keep
+        """For ``write``: how many bytes reach the file before the error."""
+        self.armed = False
+        self.failures = 0
+
+    def _boom(self, name: str) -> None:
+        if self.armed and name in self.fail:
+            self.failures += 1
+            raise OSError(errno.ENOSPC if name == "write" else errno.EIO, f"injected {name}")
+
+    def write(self, fd: int, data: bytes) -> int:
+        if self.armed and "write" in self.fail:
+            os.write(fd, data[: min(self.keep, len(data) - 1)])
+            self._boom("write")
+        return super().write(fd, data)
+
+    def fsync(self, fd: int) -> None:
+        self._boom("fsync")
+        super().fsync(fd)
+
+    def replace(self, src: Path, dst: Path) -> None:
+        self._boom("replace")
+        super().replace(src, dst)
+
+    def truncate(self, fd: int, size: int) -> None:
+        self._boom("truncate")
+        super().truncate(fd, size)
+
+    def open(self, path: Path, flags: int, mode: int = 0o600) -> int:
+        self._boom("open")
+        return super().open(path, flags, mode)
+
+
+def one_turn(s: Session, state: AgentState, n: int) -> None:
+    m = Message("user", text=f"q{n}")
+    state.messages.append(m)
+    s.append_message(m)
+    r = AssistantTurn("openai", "m", Usage.reported(10 * n, 0, 0, n, 0), text=f"a{n}")
+    record = RequestRecord(n, r, Cost(Decimal(n)))
+    state.record(record)
+    s.append_usage(record)
+    state.messages.append(r.message())
+    s.append_message(r.message())
+    state.turns = n
+    s.append_checkpoint(state)
+
+
+def figures(path: Path) -> tuple[int, int, int | None, list[str]]:
+    loaded = load(path)
+    return (
+        loaded.state.turns,
+        loaded.totals.requests,
+        loaded.totals.usage.input_tokens,
+        [m.text for m in loaded.state.messages],
+    )
+
+
+def no_temporary_files(*folders: Path) -> None:
+    for folder in folders:
+        assert [p.name for p in folder.iterdir() if p.name.endswith(".tmp")] == []
+
+
+def started(tmp_path: Path, ops: FileOps) -> tuple[Session, AgentState]:
+    s = Session.create(tmp_path, cwd="/w", provider="openai", model="m", ops=ops)
+    state = AgentState(session_id=s.session_id)
+    one_turn(s, state, 1)
+    one_turn(s, state, 2)
+    return s, state
+
+
+@pytest.mark.parametrize("keep", [0, 1, 17, 200])
+def test_an_append_cut_short_is_taken_back(tmp_path: Path, keep: int) -> None:
+    ops = Faulty("write", keep)
+    s, state = started(tmp_path, ops)
+    before = s.path.read_bytes()
+    ops.armed = True
+    with pytest.raises(JournalWriteError, match="injected write"):
+        one_turn(s, state, 3)
+    assert s.path.read_bytes() == before  # the part that reached the file was taken back
+    no_temporary_files(s.path.parent)
+    ops.armed = False
+    finish_third_turn(s, state)
+    loaded = load(s.path)
+    assert loaded.warnings == []
+    assert loaded.totals.usage.input_tokens == 10 + 20 + 30
+
+
+@pytest.mark.parametrize("keep", [1, 17, 200])
+def test_a_fragment_that_cannot_be_taken_back_is_skipped(tmp_path: Path, keep: int) -> None:
+    ops = Faulty("write+truncate", keep)
+    s, state = started(tmp_path, ops)
+    before = figures(s.path)
+    ops.armed = True
+    with pytest.raises(JournalWriteError, match="injected write"):
+        one_turn(s, state, 3)
+    after = load(s.path)
+    assert figures(s.path) == before
+    assert "incomplete" in after.warnings[0]
+    # The disk has room again: the session goes on, the fragment is skipped and named.
+    ops.armed = False
+    finish_third_turn(s, state)
+    loaded = load(s.path)
+    assert loaded.state.turns == 3
+    assert loaded.totals.usage.input_tokens == 10 + 20 + 30
+    assert [m.text for m in loaded.state.messages] == ["q1", "a1", "q2", "a2", "q3", "a3"]
+    assert loaded.warnings == ["skipped 1 damaged line(s): 10"]
+    assert s.path.read_bytes().split(b"\n")[9].endswith(b" [torn]")
+
+
+def finish_third_turn(s: Session, state: AgentState) -> None:
+    state.messages = state.messages[:4]
+    state.records = state.records[:2]
+    one_turn(s, state, 3)
+
+
+def test_a_failed_fsync_is_reported_and_the_file_still_loads(tmp_path: Path) -> None:
+    ops = Faulty("fsync")
+    s, state = started(tmp_path, ops)
+    ops.armed = True
+    with pytest.raises(JournalWriteError, match="injected fsync"):
+        one_turn(s, state, 3)
+    assert ops.failures == 1
+    assert figures(s.path)[0] >= 2
+    no_temporary_files(s.path.parent)
+
+
+@pytest.mark.parametrize(
+    ("fail", "keep"), [("write", 0), ("write", 100), ("fsync", 0), ("replace", 0), ("open", 0)]
+)
+@pytest.mark.parametrize("operation", ["export", "export-over", "fork"])
+def test_a_copy_is_whole_or_not_there(tmp_path: Path, fail: str, keep: int, operation: str) -> None:
+    ops = Faulty(fail, keep)
+    s, _ = started(tmp_path / "home", ops)
+    source = s.path.read_bytes()
+    dest = tmp_path / "out.jsonl"
+    if operation == "export-over":
+        dest.write_bytes(b"the previous export\n")
+    ops.armed = True
+    with pytest.raises(JournalWriteError):
+        s.fork() if operation == "fork" else s.export(dest)
+    assert ops.failures == 1
+    assert s.path.read_bytes() == source
+    if operation == "export-over":
+        assert dest.read_bytes() == b"the previous export\n"
+    else:
+        assert not dest.exists()
+    assert [p.name for p in sessions_dir(tmp_path / "home").iterdir()] == [s.path.name]
+    no_temporary_files(tmp_path, s.path.parent)
+    # And once the fault is gone the same operation succeeds.
+    ops.armed = False
+    copy = s.fork().path if operation == "fork" else s.export(dest)
+    assert figures(copy) == figures(s.path)
+    no_temporary_files(tmp_path, s.path.parent)
+
+
+@pytest.mark.parametrize(("fail", "keep"), [("write", 30), ("fsync", 0), ("open", 0)])
+def test_a_session_that_cannot_be_created_leaves_nothing(
+    tmp_path: Path, fail: str, keep: int
+) -> None:
+    ops = Faulty(fail, keep)
+    ops.armed = True
+    with pytest.raises(JournalWriteError):
+        Session.create(tmp_path, cwd="/w", provider="openai", model="m", ops=ops)
+    assert list(sessions_dir(tmp_path).iterdir()) == []
