@@ -218,11 +218,19 @@ def test_tools_are_refused_in_print_mode_without_allow_tools(
     assert (work / "out.txt").read_text() == "x"
 
 
-def test_sigint_mid_stream_exits_130_with_the_request_recorded(
-    replay: ReplayServer, tmp_path: Path
+@pytest.mark.parametrize(
+    ("chunk", "delay", "input_tokens"),
+    [
+        (100_000, 3.0, None),  # before the first byte of the body: nothing was reported
+        (40, 0.05, 570),  # mid-body: message_start's input and cache counts are exact
+    ],
+    ids=["before-body", "mid-body"],
+)
+def test_sigint_exits_130_with_the_request_recorded(
+    replay: ReplayServer, tmp_path: Path, chunk: int, delay: float, input_tokens: int | None
 ) -> None:
     body = wire.anthropic("word " * 400, input_tokens=70, cache_read=500, output_tokens=400)
-    replay.queue(Reply(body=body, chunk_size=40, delay=0.05))
+    replay.queue(Reply(body=body, chunk_size=chunk, delay=delay))
     proc = subprocess.Popen(
         [
             sys.executable,
@@ -245,18 +253,20 @@ def test_sigint_mid_stream_exits_130_with_the_request_recorded(
     deadline = time.monotonic() + 30
     while not replay.received and time.monotonic() < deadline:
         time.sleep(0.05)
-    time.sleep(0.5)  # some of the body is on its way
+    time.sleep(0.5)
     proc.send_signal(signal.SIGINT)
     out, err = proc.communicate(timeout=30)
     assert proc.returncode == 130, err
     assert "Traceback" not in err
     result = json.loads(out)
     assert result["ended"] == "interrupted"
-    assert result["turn"]["usage"]["input_tokens"] == 570
+    assert result["turn"]["usage"]["input_tokens"] == input_tokens
     assert result["turn"]["usage"]["output_tokens"] is None
+    assert result["turn"]["unknown"]["output_tokens"] == 1
     lines = [json.loads(x) for x in Path(result["session_file"]).read_text().splitlines()]
     usage_lines = [x for x in lines if x["type"] == "usage"]
     assert len(usage_lines) == 1 and usage_lines[0]["ended"] == "interrupted"
+    assert [x["type"] for x in lines][-1] == "checkpoint"
 
 
 def test_no_file_chit_writes_holds_the_key(replay: ReplayServer, tmp_path: Path) -> None:
