@@ -35,8 +35,9 @@ from chit.messages import (
     ToolSpec,
 )
 from chit.providers import Endpoint, Request
+from chit.providers._http import bound_error_body
 from chit.providers.base import MAX_ERROR_BODY
-from chit.providers.openai_chat import OpenAIChatProvider, _bound_error_body
+from chit.providers.openai_chat import OpenAIChatProvider
 
 API = "openai_chat"
 ENTRIES = [e["id"] for e in manifest() if e["api"] == API]
@@ -669,7 +670,7 @@ def test_the_error_body_hook_pulls_no_more_than_the_bound() -> None:
                 yield b"y" * 10_000
 
     response = httpx2.Response(400, stream=Endless())
-    _bound_error_body(response)
+    bound_error_body(response)
     assert len(response.read()) == MAX_ERROR_BODY
     assert sum(pulled) < MAX_ERROR_BODY + 10_000
 

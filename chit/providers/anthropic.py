@@ -30,7 +30,8 @@ from chit.messages import (
     ToolCall,
     ToolCallEvent,
 )
-from chit.providers.base import MAX_ERROR_BODY, Endpoint, Request, decode, sse_events, status_error
+from chit.providers._http import bound_error_body, read_error_body
+from chit.providers.base import Endpoint, Request, decode, sse_events, status_error
 from chit.usage import Usage
 
 #: Anthropic's error types, in the short names of :func:`chit.providers.base.status_error`.
@@ -74,7 +75,7 @@ class AnthropicProvider:
         except KeyboardInterrupt:
             acc.end(Ended.INTERRUPTED, RequestError("interrupted", "interrupted by the user"))
         except anthropic.APIStatusError as err:
-            body = _read_body(err.response)
+            body = read_error_body(err.response)
             acc.end(Ended.ERROR, status_error(err.status_code, body, self.endpoint.api_key_env))
         except anthropic.APIConnectionError as err:
             what = "timed out" if isinstance(err, anthropic.APITimeoutError) else "failed"
@@ -332,32 +333,5 @@ def _blocks(message: Message) -> list[dict[str, Any]]:
 def _bound_error_body(request: APIRequest, call_next: CallNext) -> APIResponse[Any]:
     """SDK middleware: the SDK then reads at most ``MAX_ERROR_BODY`` bytes of an error body."""
     response = call_next(request)
-    http = response.http_response
-    if http.status_code >= 400 and isinstance(http.stream, httpx2.SyncByteStream):
-        http.stream = _Prefix(http.stream)
+    bound_error_body(response.http_response)
     return response
-
-
-class _Prefix(httpx2.SyncByteStream):
-    """The first ``MAX_ERROR_BODY`` bytes of a body; a gateway can send megabytes of HTML."""
-
-    def __init__(self, stream: httpx2.SyncByteStream) -> None:
-        self._stream = stream
-
-    def __iter__(self) -> Iterator[bytes]:
-        left = MAX_ERROR_BODY
-        for chunk in self._stream:
-            yield chunk[:left]
-            left -= len(chunk)
-            if left <= 0:
-                return
-
-    def close(self) -> None:
-        self._stream.close()
-
-
-def _read_body(response: httpx2.Response) -> bytes:
-    try:
-        return response.content
-    except httpx2.ResponseNotRead:
-        return b""

@@ -27,7 +27,8 @@ from chit.messages import (
     ToolCall,
     ToolCallEvent,
 )
-from chit.providers.base import MAX_ERROR_BODY, Endpoint, Request, decode, sse_events, status_error
+from chit.providers._http import bound_error_body, read_error_body
+from chit.providers.base import Endpoint, Request, decode, sse_events, status_error
 from chit.usage import Usage
 
 _COUNTS = ("prompt_tokens", "completion_tokens", "total_tokens")
@@ -46,7 +47,7 @@ class OpenAIChatProvider:
             base_url=endpoint.base_url,
             max_retries=endpoint.max_retries,
             timeout=endpoint.timeout,
-            http_client=_HttpClient(event_hooks={"response": [_bound_error_body]}),
+            http_client=_HttpClient(event_hooks={"response": [bound_error_body]}),
         )
         # The SDK's resolved base URL decides, so OPENAI_BASE_URL cannot fool the host rule.
         host = urlsplit(str(self._client.base_url)).hostname or ""
@@ -81,7 +82,7 @@ class OpenAIChatProvider:
                 ) as response:
                     yield from acc.read(response.http_response)
             except openai.APIStatusError as err:
-                body = _read_body(err.response)
+                body = read_error_body(err.response)
                 if err.status_code in (400, 422) and self._drop_rejected(body, params):
                     continue
                 acc.end(Ended.ERROR, status_error(err.status_code, body, self.endpoint.api_key_env))
@@ -402,40 +403,9 @@ def _stream_error(error: object, key_env: str) -> RequestError:
 
 class _HttpClient(openai.DefaultHttpxClient):
     """The SDK's default HTTP client (its timeouts and limits), closed when collected as the
-    SDK's own is; passed in only to add :func:`_bound_error_body` (the SDK has no middleware)."""
+    SDK's own is; passed in only to add :func:`bound_error_body` (the SDK has no middleware)."""
 
     def __del__(self) -> None:
         if not self.is_closed:
             with suppress(Exception):  # at interpreter exit there is nothing left to release
                 self.close()
-
-
-def _bound_error_body(response: httpx2.Response) -> None:
-    """Response hook: the SDK then reads at most ``MAX_ERROR_BODY`` bytes of an error body."""
-    if response.status_code >= 400 and isinstance(response.stream, httpx2.SyncByteStream):
-        response.stream = _Prefix(response.stream)
-
-
-class _Prefix(httpx2.SyncByteStream):
-    """The first ``MAX_ERROR_BODY`` bytes of a body; a gateway can send megabytes of HTML."""
-
-    def __init__(self, stream: httpx2.SyncByteStream) -> None:
-        self._stream = stream
-
-    def __iter__(self) -> Iterator[bytes]:
-        left = MAX_ERROR_BODY
-        for chunk in self._stream:
-            yield chunk[:left]
-            left -= len(chunk)
-            if left <= 0:
-                return
-
-    def close(self) -> None:
-        self._stream.close()
-
-
-def _read_body(response: httpx2.Response) -> bytes:
-    try:
-        return response.content[:MAX_ERROR_BODY]
-    except httpx2.ResponseNotRead:
-        return b""

@@ -33,7 +33,8 @@ from chit.messages import (
     ToolCall,
     ToolCallEvent,
 )
-from chit.providers.base import MAX_ERROR_BODY, Endpoint, Request, decode, sse_events, status_error
+from chit.providers._http import bound_error_body, read_error_body
+from chit.providers.base import Endpoint, Request, decode, sse_events, status_error
 from chit.usage import Usage
 
 #: Events that end a response and carry its usage; ``response.done`` is the legacy name.
@@ -61,7 +62,7 @@ class OpenAIResponsesProvider:
 
     def __init__(self, endpoint: Endpoint) -> None:
         self.endpoint = endpoint
-        self._http = openai.DefaultHttpxClient(event_hooks={"response": [_bound_error_body]})
+        self._http = openai.DefaultHttpxClient(event_hooks={"response": [bound_error_body]})
         self._client = openai.OpenAI(
             api_key=endpoint.api_key or "",
             base_url=endpoint.base_url,
@@ -90,7 +91,7 @@ class OpenAIResponsesProvider:
         except KeyboardInterrupt:
             acc.end(Ended.INTERRUPTED, RequestError("interrupted", "interrupted by the user"))
         except openai.APIStatusError as err:
-            body = _read_body(err.response)
+            body = read_error_body(err.response)
             acc.end(Ended.ERROR, status_error(err.status_code, body, self.endpoint.api_key_env))
         except openai.APIConnectionError as err:
             what = "timed out" if isinstance(err, openai.APITimeoutError) else "failed"
@@ -360,34 +361,3 @@ def _event_error(error: dict[str, Any]) -> RequestError:
         message = "the response failed"
     text = f"{code}: {message}" if code else message
     return RequestError(_ERROR_CODES.get(code, "server"), " ".join(text.split())[:400])
-
-
-def _bound_error_body(response: httpx2.Response) -> None:
-    """Response hook: the SDK then reads at most ``MAX_ERROR_BODY`` bytes of an error body."""
-    if response.status_code >= 400 and isinstance(response.stream, httpx2.SyncByteStream):
-        response.stream = _Prefix(response.stream)
-
-
-class _Prefix(httpx2.SyncByteStream):
-    """The first ``MAX_ERROR_BODY`` bytes of a body; a gateway can send megabytes of HTML."""
-
-    def __init__(self, stream: httpx2.SyncByteStream) -> None:
-        self._stream = stream
-
-    def __iter__(self) -> Iterator[bytes]:
-        left = MAX_ERROR_BODY
-        for chunk in self._stream:
-            yield chunk[:left]
-            left -= len(chunk)
-            if left <= 0:
-                return
-
-    def close(self) -> None:
-        self._stream.close()
-
-
-def _read_body(response: httpx2.Response) -> bytes:
-    try:
-        return response.content[:MAX_ERROR_BODY]
-    except httpx2.ResponseNotRead:
-        return b""
