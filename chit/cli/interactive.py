@@ -21,7 +21,7 @@ from chit.agent import (
     drain,
 )
 from chit.agent.loop import Decision
-from chit.errors import BudgetSpent
+from chit.errors import BadInput, BudgetSpent
 from chit.messages import ReasoningDelta, TextDelta, ToolCall, ToolCallEvent
 
 
@@ -91,6 +91,8 @@ def run_interactive(args: argparse.Namespace) -> int:
     from chit.cli.setup import build_agent
 
     home = home_dir(args)
+    if not sys.stdin.isatty():
+        raise BadInput("chit needs a terminal for a chat: use chit -p PROMPT (or -p - for stdin)")
     prompt_session: PromptSession[str] = PromptSession(
         history=FileHistory(str(_history_file(sessions_home(home))))
     )
