@@ -8,8 +8,8 @@ error chunk before handing over the usage it carries, and drop ``choices[i].usag
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Generator, Iterator
-from contextlib import suppress
 from dataclasses import dataclass, field
 from typing import Any, TypeGuard
 from urllib.parse import urlsplit
@@ -47,8 +47,11 @@ class OpenAIChatProvider:
             base_url=endpoint.base_url,
             max_retries=endpoint.max_retries,
             timeout=endpoint.timeout,
-            http_client=_HttpClient(event_hooks={"response": [bound_error_body]}),
+            http_client=openai.DefaultHttpxClient(event_hooks={"response": [bound_error_body]}),
         )
+        # Close pooled connections as soon as the provider goes, not whenever the cyclic
+        # garbage collector reaches a socket (an unclosed socket is a ResourceWarning).
+        self.close = weakref.finalize(self, self._client.close)
         # The SDK's resolved base URL decides, so OPENAI_BASE_URL cannot fool the host rule.
         host = urlsplit(str(self._client.base_url)).hostname or ""
         self._official = host == "api.openai.com"
@@ -399,13 +402,3 @@ def _stream_error(error: object, key_env: str) -> RequestError:
     if status is not None and 400 <= status < 600:
         return status_error(status, message, key_env)
     return RequestError("server", f"the provider reported an error mid-stream: {message}"[:400])
-
-
-class _HttpClient(openai.DefaultHttpxClient):
-    """The SDK's default HTTP client (its timeouts and limits), closed when collected as the
-    SDK's own is; passed in only to add :func:`bound_error_body` (the SDK has no middleware)."""
-
-    def __del__(self) -> None:
-        if not self.is_closed:
-            with suppress(Exception):  # at interpreter exit there is nothing left to release
-                self.close()

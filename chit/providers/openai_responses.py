@@ -14,7 +14,7 @@ A completed response has ``stop_reason`` ``completed``, the API's own status wor
 
 from __future__ import annotations
 
-import contextlib
+import weakref
 from collections.abc import Generator, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -73,11 +73,9 @@ class OpenAIResponsesProvider:
         # The SDK's resolved base URL decides, so OPENAI_BASE_URL cannot fool the host rule.
         self._official = urlsplit(str(self._client.base_url)).hostname == "api.openai.com"
 
-    def __del__(self) -> None:
-        # The SDK closes only a client it made itself; bodies are read to the end, so
-        # connections sit in this one's pool until it is closed.
-        with contextlib.suppress(Exception):
-            self._http.close()
+        # The SDK closes only a client it made itself: close ours as soon as the provider
+        # goes, not whenever the cyclic garbage collector reaches a pooled socket.
+        self.close = weakref.finalize(self, self._http.close)
 
     def stream(self, request: Request) -> Generator[Event, None, None]:
         """Yield text, reasoning and tool-call events, then exactly one ``AssistantTurn``.
