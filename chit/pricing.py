@@ -81,15 +81,15 @@ class Cost:
         partial = data.get("partial")
         version = data.get("prices_version")
         return cls(
-            _money(data.get("usd")),
-            _money(data.get("saved_usd")),
+            parse_usd(data.get("usd")),
+            parse_usd(data.get("saved_usd")),
             unpriced if isinstance(unpriced, int) and not isinstance(unpriced, bool) else 0,
             partial if isinstance(partial, bool) else False,
             version if isinstance(version, str) else None,
         )
 
 
-def _money(value: object) -> Decimal | None:
+def parse_usd(value: object) -> Decimal | None:
     """A finite decimal string of USD of sane size, else ``None`` (never raises)."""
     if not isinstance(value, str) or len(value) > 64:
         return None

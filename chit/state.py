@@ -5,13 +5,15 @@ Bottom layer: imports only the usage record, its pricing and the message types.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
-from chit.messages import AssistantTurn, Message
 from chit.pricing import Cost
 from chit.usage import Usage
+
+if TYPE_CHECKING:  # annotations only: reports import this module without the message types
+    from chit.messages import AssistantTurn, Message
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,9 +87,55 @@ class AgentState:
         """Totals of the whole session, every request it ever made."""
         return Totals.of(self.records)
 
-    def by_model(self) -> dict[str, Totals]:
-        """Totals per reported model, in the order models were first used."""
-        models: dict[str, list[RequestRecord]] = {}
-        for r in self.records:
-            models.setdefault(r.response.model_name, []).append(r)
-        return {m: Totals.of(rs) for m, rs in models.items()}
+    def report(self) -> Report:
+        """The usage report of the session."""
+        rows = [(r.turn, r.response.model_name, r) for r in self.records]
+        return Report.of(self.session_id, self.turns, rows, Totals.of)
+
+
+#: One request as a report groups it: its turn, its model, and what ``total`` sums.
+Row = TypeVar("Row")
+
+
+@dataclass(frozen=True, slots=True)
+class Report:
+    """What ``/usage`` and ``chit usage`` show; every figure is summed from request records."""
+
+    session_id: str
+    """The session's id."""
+    turns: int
+    """Turn numbers used so far."""
+    totals: Totals
+    """Every request the session ever made."""
+    by_model: dict[str, tuple[int, Totals]]
+    """Per reported model, in order of first use: how many turns it served, and its totals."""
+    last_turn: tuple[int, Totals] | None
+    """The turn of the last request and that turn's totals; ``None`` before any request."""
+
+    @classmethod
+    def of(
+        cls,
+        session_id: str,
+        turns: int,
+        rows: Sequence[tuple[int, str, Row]],
+        total: Callable[[list[Row]], Totals],
+    ) -> Report:
+        """Group ``(turn, model, request)`` rows, oldest first; ``total`` sums requests."""
+        models: dict[str, list[Row]] = {}
+        turns_of: dict[str, set[int]] = {}
+        for turn, model, row in rows:
+            models.setdefault(model, []).append(row)
+            turns_of.setdefault(model, set()).add(turn)
+        everything = total([r for _, _, r in rows])
+        last = rows[-1][0] if rows else None
+        return cls(
+            session_id,
+            turns,
+            everything,
+            {
+                # One model served every request: its totals are the session's (summed once).
+                m: (len(turns_of[m]), everything if len(models) == 1 else total(group))
+                for m, group in models.items()
+            },
+            None if last is None else (last, total([r for t, _, r in rows if t == last])),
+        )

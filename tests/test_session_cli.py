@@ -155,7 +155,20 @@ def test_warnings_go_to_stderr_and_figures_still_print(home: Path) -> None:
 
 
 def test_reports_import_nothing_heavy(home: Path) -> None:
-    heavy = ("anthropic", "openai", "ollama", "rich", "prompt_toolkit", "genai_prices", "httpx")
+    # Neither the SDKs nor, for figures, the message types, the full loader or the writer.
+    heavy = (
+        "anthropic",
+        "openai",
+        "ollama",
+        "rich",
+        "prompt_toolkit",
+        "genai_prices",
+        "httpx",
+        "chit.messages",
+        "chit.checkpoint.codec",
+        "chit.checkpoint.loader",
+        "chit.checkpoint.session",
+    )
     code = (
         "import sys, io, contextlib\nfrom chit.cli.main import run\n"
         "with contextlib.redirect_stdout(io.StringIO()):\n"
@@ -166,3 +179,16 @@ def test_reports_import_nothing_heavy(home: Path) -> None:
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert r.returncode == 0, r.stderr
     assert r.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_the_package_names_are_its_functions_whatever_was_imported_first() -> None:
+    # The package imports its names lazily; a submodule imported first must not shadow one.
+    code = (
+        "import importlib, types, chit.checkpoint as c\n"
+        "for m in ('journal', 'loader', 'session', 'store', 'scan', 'read', 'codec'):\n"
+        "    importlib.import_module('chit.checkpoint.' + m)\n"
+        "print([n for n in c.__all__ if isinstance(getattr(c, n), types.ModuleType)])"
+    )
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == "[]"

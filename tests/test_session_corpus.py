@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from chit.checkpoint import SCHEMA_VERSION, load
+from chit.checkpoint import SCHEMA_VERSION, load, tally
 from chit.messages import Ended
 from chit.state import Totals
 
@@ -94,6 +94,16 @@ def check(path: Path, want: Figures) -> None:
         assert words in warning
     # The derived totals are the state's own: one source of truth.
     assert loaded.state.totals() == totals
+    # `chit usage` reads less of the file and gives the same figures, and the same warnings
+    # but those about the conversation (which it does not read).
+    read = tally(path)
+    assert read.report == loaded.state.report()
+    about_tokens = [w for w in loaded.warnings if not any(s in w for s in CONVERSATION)]
+    assert [w.split(":")[0] for w in read.warnings] == [w.split(":")[0] for w in about_tokens]
+
+
+#: Words of the warnings about the conversation, which `tally` does not give.
+CONVERSATION = ("rewind", "did not finish", "messages ")
 
 
 def test_the_corpus_is_complete() -> None:
@@ -154,7 +164,14 @@ def test_the_full_file_loads_with_its_figures() -> None:
 
 
 def test_figures_by_model() -> None:
-    by_model = load(BASE).state.by_model()
+    report = load(BASE).state.report()
+    assert tally(BASE).report == report
+    assert report.turns == 5
+    assert report.last_turn is not None
+    assert report.last_turn[0] == 5
+    assert report.last_turn[1].requests == 1
+    by_model = {m: totals for m, (_, totals) in report.by_model.items()}
+    assert [turns for turns, _ in report.by_model.values()] == [2, 1, 1, 1]  # 1, 1, 2 | 3 | 4 | 5
     assert list(by_model) == MODELS
     claude = by_model["claude-sonnet-4-5-20250929"]
     assert claude.to_json() == {
@@ -245,3 +262,19 @@ def test_a_damaged_line_in_the_middle_is_skipped_and_named(tmp_path: Path) -> No
     assert loaded.warnings[0] == "skipped 1 damaged line(s): 10"
     assert "snapshots disagree" in loaded.warnings[1]
     assert loaded.totals == Totals.of(loaded.state.records)
+
+
+def test_tally_decodes_usage_lines_and_recognizes_the_rest(tmp_path: Path) -> None:
+    lines = BASE.read_bytes().split(b"\n")
+    message = next(i for i, b in enumerate(lines) if b.startswith(b'{"type":"message"'))
+    usage = next(i for i, b in enumerate(lines) if b.startswith(b'{"type":"usage"'))
+    lines[message] = lines[message][:-3] + b"\x00"  # damage past the first bytes
+    lines[usage] = lines[usage][:-3] + b"\x00"
+    damaged = tmp_path / "damaged.jsonl"
+    damaged.write_bytes(b"\n".join(lines))
+    loaded, read = load(damaged), tally(damaged)
+    assert loaded.warnings[0] == f"skipped 2 damaged line(s): {message + 1}, {usage + 1}"
+    # The damaged message is not decoded by tally, and changes no figure.
+    assert read.warnings[0] == f"skipped 1 damaged line(s): {usage + 1}"
+    assert read.report == loaded.state.report()
+    assert read.report.totals.requests == 5

@@ -1,5 +1,6 @@
 """Properties of the journal: what is written loads back; any prefix of a journal loads as a
-prefix of its records; damage gives a valid state or a SessionError, never anything else."""
+prefix of its records; damage gives a valid state or a SessionError, never anything else.
+And `tally` (what `chit usage` reads) gives the figures of a full load, every time."""
 
 from __future__ import annotations
 
@@ -8,10 +9,11 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from chit.checkpoint import Session, load
+from chit.checkpoint import Loaded, Session, load, tally
 from chit.errors import SessionError
 from chit.messages import AssistantTurn, Ended, Message, RequestError, ToolCall, ToolResult
 from chit.pricing import Cost
@@ -112,6 +114,22 @@ def folder(tmp_path: Path) -> Path:
     return tmp_path / f"h{next(_folders)}"
 
 
+def same_figures(path: Path, loaded: Loaded) -> None:
+    """`tally` reads the file as the full load did: the same report, every figure."""
+    read = tally(path)
+    report = loaded.state.report()
+    damaged = any("damaged" in w for w in loaded.warnings)
+    if not damaged:
+        assert read.report == report
+        return
+    # Damage inside a message or checkpoint line, which only a full load notices, can shift
+    # a turn number; never a token or a cent.
+    assert read.report.totals == report.totals
+    assert {m: t for m, (_, t) in read.report.by_model.items()} == {
+        m: t for m, (_, t) in report.by_model.items()
+    }
+
+
 @SETTINGS
 @given(turns)
 def test_write_then_load_round_trips(tmp_path: Path, plan: Any) -> None:
@@ -122,6 +140,8 @@ def test_write_then_load_round_trips(tmp_path: Path, plan: Any) -> None:
     assert [kept(r) for r in loaded.state.records] == [kept(r) for r in state.records]
     assert loaded.totals == state.totals()
     assert loaded.state.turns == len(plan)
+    assert tally(s.path).report == state.report()
+    assert tally(s.path).warnings == []
 
 
 @SETTINGS
@@ -149,6 +169,7 @@ def test_any_prefix_loads_as_a_prefix(tmp_path: Path, plan: Any, data: st.DataOb
     assert loaded.state.messages == state.messages[: len(loaded.state.messages)]
     assert len([w for w in loaded.warnings if "incomplete" in w]) <= 1
     assert not [w for w in loaded.warnings if "damaged" in w]
+    same_figures(part, loaded)
 
 
 @SETTINGS
@@ -166,7 +187,10 @@ def test_damage_gives_a_state_or_a_session_error(
     try:
         loaded = load(s.path)
     except SessionError:
+        with pytest.raises(SessionError):
+            tally(s.path)
         return
+    same_figures(s.path, loaded)
     # Whatever loaded is a consistent state: totals add up and serialize.
     assert loaded.totals == loaded.state.totals()
     loaded.totals.to_json()
@@ -183,8 +207,11 @@ def test_arbitrary_bytes_after_a_header(tmp_path_factory: Any, tail: bytes) -> N
     try:
         loaded = load(path)
     except SessionError:
+        with pytest.raises(SessionError):
+            tally(path)
         return
     assert loaded.totals == loaded.state.totals()
+    same_figures(path, loaded)
 
 
 @settings(max_examples=200, deadline=None)
@@ -221,6 +248,7 @@ def test_lines_of_any_shape_load(tmp_path_factory: Any, line: dict[str, Any]) ->
         )
         loaded = load(path)
         assert loaded.totals == loaded.state.totals()
+        assert tally(path).report == loaded.state.report()
         for field in FIELDS:
             value = getattr(loaded.totals.usage, field)
             assert value is None or isinstance(value, int)
@@ -256,3 +284,41 @@ def test_a_usage_line_without_its_cost_is_priced_or_left_unpriced(
     (record,) = loaded.state.records
     assert record.cost.usd is None or record.cost.usd >= 0
     assert "priced again" in loaded.warnings[-1]
+    read = tally(path)
+    assert read.report == loaded.state.report()
+    assert "priced again" in read.warnings[-1]
+
+
+odd = json_value | money.map(lambda d: None if d is None else str(d))
+usage_lines = st.fixed_dictionaries(
+    {"type": st.just("usage")},
+    optional={
+        "model": odd,
+        "usage": st.dictionaries(
+            st.sampled_from(FIELDS), count | st.integers(-5, -1) | st.booleans() | odd, max_size=5
+        )
+        | odd,
+        "cost": st.fixed_dictionaries(
+            {},
+            optional={
+                "usd": money.map(lambda d: None if d is None else str(d)) | odd,
+                "saved_usd": money.map(lambda d: None if d is None else str(d)) | odd,
+                "unpriced": st.integers(0, 3) | odd,
+                "partial": st.booleans() | odd,
+                "prices_version": st.sampled_from(["", "0.0.40"]) | odd,
+            },
+        ),
+    },
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(usage_lines, max_size=8))
+def test_figures_sum_as_the_records_do(lines: list[dict[str, Any]]) -> None:
+    # tally's column sums are Totals.of the records a full load builds, to the last field.
+    from chit.checkpoint.codec import record_from
+    from chit.checkpoint.figures import figures_totals, line_figures
+    from chit.state import Totals
+
+    records = [record_from(line, 1)[0] for line in lines]
+    assert figures_totals([line_figures(line) for line in lines]) == Totals.of(records)

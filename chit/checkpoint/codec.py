@@ -1,4 +1,4 @@
-"""Lines to objects and back: messages, request records, costs, token snapshots.
+"""Lines to objects and back: messages and request records (figures: :mod:`.figures`).
 
 The readers never raise on what a file holds: a field that is missing or of the wrong type
 takes its default (see the table in :mod:`chit.checkpoint.journal` for the names).
@@ -6,40 +6,27 @@ takes its default (see the table in :mod:`chit.checkpoint.journal` for the names
 
 from __future__ import annotations
 
-from decimal import Decimal
 from typing import Any
 
+from chit.checkpoint.figures import (
+    cost_json,
+    count,
+    get_bool,
+    get_dict,
+    get_int,
+    get_opt_str,
+    get_str,
+)
 from chit.messages import AssistantTurn, Ended, Message, RequestError, ToolCall, ToolResult
 from chit.pricing import Cost
-from chit.state import RequestRecord, Totals
+from chit.state import RequestRecord
 from chit.usage import FIELDS, Usage
 
 _ROLES = ("user", "assistant", "tool")
 _ENDED = {e.value: e for e in Ended}
 
 
-def get_str(d: dict[str, Any], key: str, default: str = "") -> str:
-    v = d.get(key)
-    return v if isinstance(v, str) else default
-
-
-def get_opt_str(d: dict[str, Any], key: str) -> str | None:
-    v = d.get(key)
-    return v if isinstance(v, str) else None
-
-
-def get_int(d: dict[str, Any], key: str) -> int | None:
-    v = d.get(key)
-    return v if isinstance(v, int) and not isinstance(v, bool) else None
-
-
-def get_bool(d: dict[str, Any], key: str) -> bool:
-    return d.get(key) is True
-
-
-def get_dict(d: dict[str, Any], key: str) -> dict[str, Any]:
-    v = d.get(key)
-    return v if isinstance(v, dict) else {}
+# --- messages ---------------------------------------------------------------------------
 
 
 def _dicts(d: dict[str, Any], key: str) -> list[dict[str, Any]]:
@@ -47,27 +34,6 @@ def _dicts(d: dict[str, Any], key: str) -> list[dict[str, Any]]:
     if not v or not isinstance(v, list):
         return []
     return [x for x in v if isinstance(x, dict)]
-
-
-# --- money ------------------------------------------------------------------------------
-
-
-def _usd(value: Decimal | None) -> str | None:
-    return None if value is None else format(value, "f")
-
-
-def cost_json(cost: Cost) -> dict[str, Any]:
-    """A cost with exact decimal strings (``Cost.to_json`` rounds to six places)."""
-    return {
-        "usd": _usd(cost.usd),
-        "saved_usd": _usd(cost.saved_usd),
-        "unpriced": cost.unpriced,
-        "partial": cost.partial,
-        "prices_version": cost.prices_version,
-    }
-
-
-# --- messages ---------------------------------------------------------------------------
 
 
 def message_json(m: Message) -> dict[str, Any]:
@@ -147,7 +113,7 @@ def record_from(d: dict[str, Any], default_turn: int) -> tuple[RequestRecord, bo
     response = AssistantTurn(
         provider=get_str(d, "provider"),
         model_requested=get_str(d, "model_requested"),
-        usage=Usage.reported(*(_count(counts.get(f)) for f in FIELDS)),
+        usage=Usage.reported(*(count(counts.get(f)) for f in FIELDS)),
         model=get_opt_str(d, "model"),
         stop_reason=get_opt_str(d, "stop_reason"),
         ended=_ENDED.get(get_str(d, "ended"), Ended.COMPLETE),
@@ -168,13 +134,6 @@ def record_from(d: dict[str, Any], default_turn: int) -> tuple[RequestRecord, bo
     return record, isinstance(cost, dict)
 
 
-def _count(value: object) -> int | None:
-    # A token count is a whole number >= 0; anything else in a file is no count at all.
-    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
-        return value
-    return None
-
-
 def reprice(record: RequestRecord) -> RequestRecord:
     """A record whose line lacked its cost, priced now (the endpoint is not recorded, so
     only providers genai-prices knows by name are priced; others stay unpriced)."""
@@ -184,7 +143,7 @@ def reprice(record: RequestRecord) -> RequestRecord:
     provider_id, api_url = genai_provider(r.provider, None)
     if provider_id is None and api_url is None:
         return RequestRecord(record.turn, r, Cost(unpriced=1, partial=True))
-    one_hour = _count(r.extras.get("cache_write_1h"))
+    one_hour = count(r.extras.get("cache_write_1h"))
     try:
         cost = price(
             r.usage,
@@ -197,48 +156,3 @@ def reprice(record: RequestRecord) -> RequestRecord:
         # Figures genai-prices refuses (a hand-edited file): no price rather than no load.
         cost = Cost(unpriced=1, partial=True)
     return RequestRecord(record.turn, r, cost)
-
-
-# --- snapshots --------------------------------------------------------------------------
-
-
-def snapshot_json(totals: Totals) -> dict[str, Any]:
-    """A checkpoint's ``token_snapshot``."""
-    u = totals.usage
-    return {
-        "requests": totals.requests,
-        "usage": u.counts(),
-        "unknown": {"input_tokens": u.input_unknown, "output_tokens": u.output_unknown},
-        "cost": cost_json(totals.cost),
-    }
-
-
-def snapshot_from(d: dict[str, Any]) -> dict[str, object]:
-    """The figures a snapshot holds, flat; a figure it does not hold is absent (not recorded)."""
-    out: dict[str, object] = {}
-    requests = get_int(d, "requests")
-    if requests is not None:
-        out["requests"] = requests
-    usage = get_dict(d, "usage")
-    for f in FIELDS:
-        if f in usage:
-            out[f] = _count(usage[f])
-    unknown = get_dict(d, "unknown")
-    for side in ("input_tokens", "output_tokens"):
-        n = get_int(unknown, side)
-        if n is not None:
-            out[f"unknown_{side}"] = n
-    cost = d.get("cost")
-    if isinstance(cost, dict) and "usd" in cost:
-        out["cost_usd"] = Cost.from_json(cost).usd
-    return out
-
-
-def totals_figures(totals: Totals) -> dict[str, object]:
-    """The same flat figures, of derived totals (what :func:`snapshot_from` is compared with)."""
-    u = totals.usage
-    out: dict[str, object] = {"requests": totals.requests, **u.counts()}
-    out["unknown_input_tokens"] = u.input_unknown
-    out["unknown_output_tokens"] = u.output_unknown
-    out["cost_usd"] = totals.cost.usd
-    return out

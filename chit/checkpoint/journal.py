@@ -3,7 +3,7 @@
 A session is one append-only JSON Lines file (UTF-8, orjson). Every line has ``type``; the
 names below are settled for good (a later version may add fields and line types, never
 rename them). Every field but ``type`` and the header's ``format`` is optional to the reader
-(see :mod:`chit.checkpoint.load` for the defaults).
+(see :mod:`chit.checkpoint.loader` for the defaults).
 
 ``session`` (the header, first line)
     ``format`` ("chit.session"), ``schema_version``, ``session_id``, ``created_at``
@@ -32,7 +32,9 @@ any other type
 
 Money is written as exact decimal strings (``"0.0003651"``), so totals re-derived from the
 file equal the ones kept in memory. Turn numbers are never reused: a turn after a rewind
-or a crash takes the next number.
+or a crash takes the next number. Lines are written compact with ``type`` first, and a
+checkpoint's ``turn`` second: :mod:`chit.checkpoint.scan` recognizes message and
+checkpoint lines by those first bytes (a line in another layout is decoded in full).
 """
 
 from __future__ import annotations
@@ -40,7 +42,6 @@ from __future__ import annotations
 import contextlib
 import os
 import re
-import secrets
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -282,6 +283,8 @@ def write_atomic(
 
     On any failure the temporary file is removed and ``dest`` is as it was.
     """
+    import secrets  # here, not at the top: readers import this module and never need it
+
     tmp = dest.with_name(f".{dest.name}.{secrets.token_hex(4)}.tmp")
     fd: int | None = None
     try:

@@ -10,7 +10,8 @@ from typing import Any
 import orjson
 
 from chit import __version__
-from chit.checkpoint.codec import message_json, snapshot_json, usage_json
+from chit.checkpoint.codec import message_json, usage_json
+from chit.checkpoint.figures import snapshot_json
 from chit.checkpoint.journal import (
     CORE_TYPES,
     FORMAT,
@@ -24,7 +25,7 @@ from chit.checkpoint.journal import (
     secret_values,
     write_atomic,
 )
-from chit.checkpoint.load import Loaded, load
+from chit.checkpoint.loader import Loaded, load
 from chit.checkpoint.store import find, latest_path, sessions_dir
 from chit.messages import Message
 from chit.state import AgentState, RequestRecord, Totals

@@ -1,7 +1,8 @@
 """Where sessions live, finding one by id, prefix or path, and listing them.
 
 Listing reads a file's header and its tail (the last checkpoint and what follows it), not
-the whole file, and falls back to a full load only when the tail does not suffice.
+the whole file, and falls back to :func:`~chit.checkpoint.scan.tally` only when the tail
+does not suffice.
 """
 
 from __future__ import annotations
@@ -12,9 +13,16 @@ from pathlib import Path
 
 import orjson
 
-from chit.checkpoint.codec import get_dict, get_int, get_opt_str, record_from
+from chit.checkpoint.figures import (
+    figures_totals,
+    get_dict,
+    get_int,
+    get_opt_str,
+    get_str,
+    line_figures,
+)
 from chit.checkpoint.journal import FORMAT, SCHEMA_VERSION
-from chit.checkpoint.load import load
+from chit.checkpoint.scan import tally
 from chit.errors import SessionError
 from chit.pricing import Cost
 from chit.usage import FIELDS, Usage
@@ -126,7 +134,7 @@ class SessionInfo:
     modified_ns: int = 0
     """When it was last written (nanoseconds since the epoch)."""
     warnings: list[str] = field(default_factory=list)
-    """Problems found while reading it (a full load's warnings)."""
+    """Problems found while reading it (when the whole file had to be read)."""
 
 
 def list_sessions(home: str | Path | None, problems: list[str] | None = None) -> list[SessionInfo]:
@@ -160,19 +168,19 @@ def summary(path: Path, mtime: int = 0) -> SessionInfo:
     fast = _from_tail(path, first, tail, start == len(first), mtime)
     if fast is not None:
         return fast
-    loaded = load(path)
-    totals = loaded.totals
+    read = tally(path)
+    report = read.report
     return SessionInfo(
-        loaded.state.session_id,
-        get_opt_str(loaded.header, "created_at"),
-        loaded.models,
-        loaded.state.turns,
-        totals.requests,
-        totals.usage,
-        totals.cost,
+        report.session_id,
+        get_opt_str(read.header, "created_at"),
+        list(report.by_model),
+        report.turns,
+        report.totals.requests,
+        report.totals.usage,
+        report.totals.cost,
         path,
         mtime,
-        loaded.warnings,
+        read.warnings,
     )
 
 
@@ -225,13 +233,14 @@ def _from_tail(
     for line in reversed(after):
         if line.get("type") == "usage":
             if not isinstance(line.get("cost"), dict):
-                return None  # needs pricing: the loader does that
-            record, _ = record_from(line, turn + 1)
+                return None  # needs pricing: tally does that
+            request = figures_totals([line_figures(line)])
             requests += 1
-            tokens = tokens + record.response.usage
-            cost = cost + record.cost
-            turn = max(turn, record.turn)
-            seen.setdefault(record.response.model_name, None)
+            tokens = tokens + request.usage
+            cost = cost + request.cost
+            stated = get_int(line, "turn")
+            turn = max(turn, turn + 1 if stated is None else stated)
+            seen.setdefault(get_opt_str(line, "model") or get_str(line, "model_requested"), None)
     session_id = get_opt_str(header, "session_id") or path.stem
     return SessionInfo(
         session_id,

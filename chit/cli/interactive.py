@@ -61,7 +61,7 @@ def _usage(repl: Repl, arg: str) -> None:
     """Where the tokens and the money went: this session, by model, last turn."""
     from chit.cli.reports import usage_text
 
-    repl.write(usage_text(repl.agent.state, repl.session_path))
+    repl.write(usage_text(repl.agent.state.report(), repl.session_path))
 
 
 @command("exit")

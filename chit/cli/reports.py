@@ -13,9 +13,9 @@ from typing import Any
 
 import orjson
 
-from chit.checkpoint import Session, SessionInfo, list_sessions
+from chit.checkpoint import SessionInfo, find, latest_path, list_sessions, tally
 from chit.pricing import Cost
-from chit.state import AgentState, RequestRecord, Totals
+from chit.state import Report, Totals
 from chit.usage import Usage
 
 _COLUMNS = ("input", "cache read", "cache write", "output", "reasoning")
@@ -27,16 +27,14 @@ def run_report(command: str, args: argparse.Namespace) -> int:
 
     home = home_dir(args)
     if command == "usage":
-        if args.session is not None:
-            _, loaded = Session.open(args.session, home)
-        else:
-            _, loaded = Session.latest(home)
-        for warning in loaded.warnings:
-            print(f"chit: warning: {loaded.path}: {warning}", file=sys.stderr)
+        path = latest_path(home) if args.session is None else find(args.session, home)
+        read = tally(path)
+        for warning in read.warnings:
+            print(f"chit: warning: {path}: {warning}", file=sys.stderr)
         if args.json:
-            _print_json(session_json(loaded.state, loaded.path))
+            _print_json(session_json(read.report, path))
         else:
-            sys.stdout.write(usage_text(loaded.state, loaded.path))
+            sys.stdout.write(usage_text(read.report, path))
         return 0
     problems: list[str] = []
     infos = list_sessions(home, problems)
@@ -57,21 +55,17 @@ def _print_json(value: Any) -> None:
 # --- usage ------------------------------------------------------------------------------
 
 
-def _figures(records: list[RequestRecord]) -> dict[str, Any]:
-    return {"turns": len({r.turn for r in records}), **Totals.of(records).to_json()}
+def _figures(turns: int, totals: Totals) -> dict[str, Any]:
+    return {"turns": turns, **totals.to_json()}
 
 
-def session_json(state: AgentState, path: Path) -> dict[str, Any]:
+def session_json(report: Report, path: Path) -> dict[str, Any]:
     """spec/cli.md's ``session`` object, with ``by_model``, ``session_id``, ``session_file``."""
-    models: dict[str, list[RequestRecord]] = {}
-    for r in state.records:
-        models.setdefault(r.response.model_name, []).append(r)
     return {
-        "session_id": state.session_id,
+        "session_id": report.session_id,
         "session_file": str(Path(path).absolute()),
-        "turns": state.turns,
-        **state.totals().to_json(),
-        "by_model": {m: _figures(rs) for m, rs in models.items()},
+        **_figures(report.turns, report.totals),
+        "by_model": {m: _figures(turns, t) for m, (turns, t) in report.by_model.items()},
     }
 
 
@@ -112,22 +106,18 @@ def _unknown_note(u: Usage) -> str:
     )
 
 
-def usage_text(state: AgentState, session_path: Path) -> str:
+def usage_text(report: Report, session_path: Path) -> str:
     """The usage report as ``/usage`` and ``chit usage`` show it: by model, total, last turn."""
-    totals = state.totals()
-    models: dict[str, list[RequestRecord]] = {}
-    for r in state.records:
-        models.setdefault(r.response.model_name, []).append(r)
+    totals = report.totals
     header = ["model", "turns", "requests", *_COLUMNS, "cost"]
     rows = [
-        _row(m or "(model not recorded)", len({r.turn for r in rs}), Totals.of(rs))
-        for m, rs in models.items()
+        _row(m or "(model not recorded)", turns, t) for m, (turns, t) in report.by_model.items()
     ]
-    rows.append(_row("total", state.turns, totals))
-    out = [f"session {state.session_id} · {session_path}\n", _table(header, rows)]
-    if state.records:
-        last = state.records[-1].turn
-        out.append(_table(header, [_row(f"last turn ({last})", 1, state.turn_totals(last))]))
+    rows.append(_row("total", report.turns, totals))
+    out = [f"session {report.session_id} · {session_path}\n", _table(header, rows)]
+    if report.last_turn is not None:
+        last, last_totals = report.last_turn
+        out.append(_table(header, [_row(f"last turn ({last})", 1, last_totals)]))
     saved = totals.cost.saved_usd
     if saved:
         out.append(

@@ -18,33 +18,30 @@ The loader reads the file once and never writes to it. It raises only
 from __future__ import annotations
 
 import gc
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import orjson
 
-from chit.checkpoint.codec import (
-    get_int,
-    message_from,
-    record_from,
-    reprice,
-    snapshot_from,
-    totals_figures,
+from chit.checkpoint.codec import message_from, record_from, reprice
+from chit.checkpoint.figures import get_int
+from chit.checkpoint.journal import SCHEMA_VERSION
+from chit.checkpoint.read import (
+    TurnCounter,
+    damage_warnings,
+    disagree_warning,
+    disagreements,
+    migrate,
+    numbers,
+    read_journal,
+    repriced_warning,
+    session_id_of,
 )
-from chit.checkpoint.journal import FORMAT, SCHEMA_VERSION
-from chit.errors import SessionError
 from chit.messages import Message
 from chit.pricing import Cost
 from chit.state import AgentState, RequestRecord, Totals
 from chit.usage import Usage
-
-#: ``MIGRATIONS[v]`` turns a line of version ``v`` into one of version ``v + 1`` (in memory).
-MIGRATIONS: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {}
-
-#: How many line numbers or disagreements one warning lists before it summarizes.
-_LIST_AT_MOST = 10
 
 
 class _Node:
@@ -125,52 +122,6 @@ class Loaded:
         return _messages(self._heads[turn])
 
 
-def _read(path: Path) -> bytes:
-    try:
-        with open(path, "rb") as f:
-            return f.read()
-    except FileNotFoundError:
-        raise SessionError(f"no session file {path}") from None
-    except IsADirectoryError:
-        raise SessionError(f"{path} is a folder, not a session file") from None
-    except OSError as e:
-        raise SessionError(f"cannot read {path}: {e.strerror or e}") from None
-
-
-def _header(first: bytes, path: Path) -> dict[str, Any]:
-    try:
-        header = orjson.loads(first)
-    except orjson.JSONDecodeError:
-        header = None
-    if (
-        not isinstance(header, dict)
-        or header.get("type") != "session"
-        or header.get("format") != FORMAT
-    ):
-        raise SessionError(f"{path} is not a chit session (no session header)")
-    version = header.get("schema_version", 1)
-    if not isinstance(version, int) or isinstance(version, bool) or version < 1:
-        raise SessionError(f"{path} has an unreadable schema_version: {version!r}")
-    if version > SCHEMA_VERSION:
-        raise SessionError(
-            f"{path} was written by a newer chit (session schema version {version}; "
-            f"this chit reads versions up to {SCHEMA_VERSION}); it was left untouched"
-        )
-    return header
-
-
-def _migrate(line: dict[str, Any], version: int) -> dict[str, Any]:
-    for v in range(version, SCHEMA_VERSION):
-        line = MIGRATIONS[v](line)
-    return line
-
-
-def _numbers(numbers: list[int]) -> str:
-    shown = ", ".join(map(str, numbers[:_LIST_AT_MOST]))
-    more = len(numbers) - _LIST_AT_MOST
-    return shown + (f" and {more} more" if more > 0 else "")
-
-
 class _Reader:
     """The state built line by line; one method per core line type."""
 
@@ -185,8 +136,7 @@ class _Reader:
         self.committed: _Node | None = None  # ... as of the last checkpoint or rewind
         self.committed_turn = 0  # ... which is that checkpoint's turn
         self.usage, self.cost = Usage(), Cost()
-        self.last_turn = 0  # the highest turn number used so far: numbers are never reused
-        self.open_turn = False  # a usage line came since the last checkpoint
+        self.turns = TurnCounter()
         self.repriced = 0
 
     def message(self, line: dict[str, Any]) -> bool:
@@ -197,8 +147,7 @@ class _Reader:
         return True
 
     def usage_line(self, line: dict[str, Any]) -> None:
-        turn = self.last_turn if self.open_turn else self.last_turn + 1
-        record, priced = record_from(line, turn)
+        record, priced = record_from(line, self.turns.usage(get_int(line, "turn")))
         if not priced:
             record = reprice(record)
             self.repriced += 1
@@ -206,15 +155,9 @@ class _Reader:
         self.usage = self.usage + record.response.usage
         self.cost = self.cost + record.cost
         self.models.setdefault(record.response.model_name, None)
-        self.last_turn = max(self.last_turn, record.turn)
-        self.open_turn = True
 
     def checkpoint(self, line: dict[str, Any], number: int) -> None:
-        turn = get_int(line, "turn")
-        if turn is None:
-            turn = self.last_turn if self.open_turn else self.last_turn + 1
-        self.last_turn = max(self.last_turn, turn)
-        self.open_turn = False
+        turn = self.turns.checkpoint(get_int(line, "turn"))
         self.heads[turn] = self.committed = self.head
         self.committed_turn = turn
         depth = _depth(self.head)
@@ -223,18 +166,8 @@ class _Reader:
         messages = line.get("messages", depth)
         if isinstance(stored, dict) and messages == depth and self._agrees(stored):
             return  # the common case, checked without building anything
-        figures = snapshot_from(stored) if isinstance(stored, dict) else {}
-        stored_messages = get_int(line, "messages")
-        if stored_messages is not None:
-            figures["messages"] = stored_messages
-        derived = totals_figures(Totals(len(self.records), self.usage, self.cost))
-        derived["messages"] = depth
-        for key, value in figures.items():
-            if derived[key] != value:
-                self.disagree.append(
-                    f"line {number} (turn {turn}): {key} {value} in the snapshot, "
-                    f"{derived[key]} from the lines"
-                )
+        totals = Totals(len(self.records), self.usage, self.cost)
+        self.disagree += disagreements(line, number, turn, totals, depth)
 
     def _agrees(self, stored: dict[str, Any]) -> bool:
         u = self.usage
@@ -264,20 +197,15 @@ class _Reader:
         out: list[str] = []
         if self.bad_rewinds:
             out.append(
-                f"ignored rewind(s) to a turn with no checkpoint: line {_numbers(self.bad_rewinds)}"
+                f"ignored rewind(s) to a turn with no checkpoint: line {numbers(self.bad_rewinds)}"
             )
-        if self.disagree:
-            more = len(self.disagree) - _LIST_AT_MOST
-            shown = "; ".join(self.disagree[:_LIST_AT_MOST])
-            shown += f"; and {more} more" if more > 0 else ""
-            out.append(f"checkpoint snapshots disagree with the usage lines, which win: {shown}")
+        out += disagree_warning(self.disagree)
         if self.unfinished:
             out.append(
                 f"the last turn did not finish: its {self.unfinished} message(s) are left out "
                 "of the conversation (its requests still count)"
             )
-        if self.repriced:
-            out.append(f"{self.repriced} request(s) had no recorded cost and were priced again")
+        out += repriced_warning(self.repriced)
         return out
 
     @property
@@ -288,18 +216,10 @@ class _Reader:
 def load(path: str | Path) -> Loaded:
     """Load a session file; raises :class:`SessionError` when it is not one chit can read."""
     path = Path(path)
-    data = _read(path)
-    if not data or data.isspace():  # isspace stops at the first other byte
-        raise SessionError(f"{path} is not a chit session (the file is empty)")
+    data, header, version, _ = read_journal(path)
     raw = data.split(b"\n")
     del data
     torn = raw.pop()  # b"" when the file ends with a newline
-    if not raw:
-        raise SessionError(f"{path} is not a chit session (no complete header line)")
-    header = _header(raw[0], path)
-    version: int = header.get("schema_version", 1)
-    if version < SCHEMA_VERSION:
-        header = _migrate(header, version)
     lines: list[bytes] = [raw[0]]
     events: list[dict[str, Any]] = []
     bad: list[int] = []
@@ -322,7 +242,7 @@ def load(path: str | Path) -> Loaded:
                 bad.append(number)
                 continue
             if version < SCHEMA_VERSION:
-                line = _migrate(line, version)
+                line = migrate(line, version)
             if kind == "message":
                 if not r.message(line):
                     bad.append(number)
@@ -340,20 +260,13 @@ def load(path: str | Path) -> Loaded:
         if collecting:
             gc.enable()
 
-    warnings: list[str] = []
-    if torn:
-        warnings.append(
-            f"line {len(raw) + 1} is incomplete (a write was cut off before its end): ignored"
-        )
-    if bad:
-        warnings.append(f"skipped {len(bad)} damaged line(s): {_numbers(bad)}")
+    warnings = damage_warnings(len(raw) + 1 if torn else None, bad)
     warnings += r.warnings()
-    session_id = header.get("session_id")
     state = AgentState(
-        session_id=session_id if isinstance(session_id, str) and session_id else path.stem,
+        session_id=session_id_of(header, path),
         messages=_messages(r.committed),
         records=r.records,
-        turns=r.last_turn,
+        turns=r.turns.last,
     )
     return Loaded(
         state=state,

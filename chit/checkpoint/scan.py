@@ -1,0 +1,168 @@
+"""A session's usage report without loading its conversation: what ``chit usage`` reads.
+
+:func:`tally` gives the figures a full :func:`~chit.checkpoint.loader.load` gives (tests
+compare the two on random and damaged journals), reading less:
+
+- every ``usage`` line is decoded, as by a full load: every token and cent comes from them;
+- ``message`` lines are recognized by their first bytes and not decoded;
+- ``checkpoint`` lines give their turn number from their first bytes (a line written in
+  another layout is decoded); only the last one is decoded whole, and its snapshot checked
+  against the totals derived up to it;
+- other lines (events, rewinds, anything unexpected) are decoded, so damage there is
+  reported with its line number as a full load reports it.
+
+So damage inside a message or an earlier checkpoint line, which a full load reports, goes
+unnoticed here; it can shift a turn number but never a token or a cent.
+
+Like the loader, it reads the file once, never writes to it, and raises only
+:class:`~chit.errors.SessionError`.
+"""
+
+from __future__ import annotations
+
+import gc
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from chit.checkpoint.figures import (
+    Figures,
+    cost_json,
+    figures_totals,
+    get_int,
+    get_opt_str,
+    get_str,
+    line_figures,
+)
+from chit.checkpoint.journal import SCHEMA_VERSION
+from chit.checkpoint.read import (
+    TurnCounter,
+    damage_warnings,
+    disagree_warning,
+    disagreements,
+    migrate,
+    read_journal,
+    repriced_warning,
+    session_id_of,
+)
+from chit.state import Report
+
+_MESSAGE = b'{"type":"message"'
+_CHECKPOINT = b'{"type":"checkpoint"'
+# The turn as chit writes it; digits bounded so that the number is one orjson would read.
+_CHECKPOINT_TURN = re.compile(rb'\{"type":"checkpoint","turn":(0|[1-9][0-9]{0,17})[,}]')
+
+
+@dataclass(frozen=True, slots=True)
+class Tally:
+    """A session's usage report, as read from its file."""
+
+    report: Report
+    """The figures."""
+    header: dict[str, Any]
+    """The header line as read (migrated)."""
+    warnings: list[str]
+    """What was wrong with the file and how it was read anyway, one line each."""
+    path: Path
+    """The file."""
+
+
+def tally(path: str | Path) -> Tally:
+    """The usage report of a session file; :class:`SessionError` when it is not one."""
+    path = Path(path)
+    data, header, version, end = read_journal(path)
+    find, starts, loads = data.find, data.startswith, orjson.loads
+    turns = TurnCounter()
+    rows: list[tuple[int, str, Figures]] = []
+    bad: list[int] = []
+    repriced = 0
+    last_checkpoint: tuple[int, int, int, int, int] | None = None  # start, end, number, turn, rows
+    number, start = 1, end + 1
+    collecting = gc.isenabled()
+    gc.disable()  # many small objects, no cycles (see the loader)
+    try:
+        while (end := find(b"\n", start)) >= 0:
+            number += 1
+            begin, start = start, end + 1
+            if end == begin or starts(_MESSAGE, begin):
+                continue
+            if starts(_CHECKPOINT, begin) and (m := _CHECKPOINT_TURN.match(data, begin, end)):
+                turn = turns.checkpoint(int(m[1]))
+                last_checkpoint = (begin, end, number, turn, len(rows))
+                continue
+            try:
+                line = loads(data[begin:end])
+            except orjson.JSONDecodeError:
+                bad.append(number)
+                continue
+            kind = line.get("type") if isinstance(line, dict) else None
+            if not isinstance(kind, str) or kind == "session":
+                bad.append(number)
+                continue
+            if version < SCHEMA_VERSION:
+                line = migrate(line, version)
+            if kind == "usage":
+                turn = turns.usage(get_int(line, "turn"))
+                if not isinstance(line.get("cost"), dict):
+                    line = _priced(line, turn)
+                    repriced += 1
+                model = get_opt_str(line, "model") or get_str(line, "model_requested")
+                rows.append((turn, model, line_figures(line)))
+            elif kind == "checkpoint":
+                turn = turns.checkpoint(get_int(line, "turn"))
+                last_checkpoint = (begin, end, number, turn, len(rows))
+            elif kind == "message" and not _is_message(line):
+                bad.append(number)
+    finally:
+        if collecting:
+            gc.enable()
+    torn = start < len(data)
+    warnings = damage_warnings(number + 1 if torn else None, bad)
+    report = Report.of(session_id_of(header, path), turns.last, rows, figures_totals)
+    warnings += disagree_warning(_check(data, last_checkpoint, rows, report))
+    warnings += repriced_warning(repriced)
+    return Tally(report, header, warnings, path)
+
+
+# Records and messages are built only for the rare line that needs one: importing them is
+# most of the start-up this module saves.
+
+
+def _priced(line: dict[str, Any], turn: int) -> dict[str, Any]:
+    """A usage line that lacks its cost, with the cost priced again (as a full load does)."""
+    from chit.checkpoint.codec import record_from, reprice
+
+    return {**line, "cost": cost_json(reprice(record_from(line, turn)[0]).cost)}
+
+
+def _is_message(line: dict[str, Any]) -> bool:
+    """Whether a ``message`` line a full load would read (one not in chit's own layout)."""
+    from chit.checkpoint.codec import message_from
+
+    return message_from(line) is not None
+
+
+def _check(
+    data: bytes,
+    checkpoint: tuple[int, int, int, int, int] | None,
+    rows: list[tuple[int, str, Figures]],
+    report: Report,
+) -> list[str]:
+    """How the last checkpoint's snapshot disagrees with the usage lines before it."""
+    if checkpoint is None:
+        return []
+    start, end, number, turn, requests = checkpoint
+    try:
+        line = orjson.loads(data[start:end])
+    except orjson.JSONDecodeError:
+        return []  # its turn was read; a full load reports the damage
+    if not isinstance(line, dict):
+        return []
+    if requests == len(rows):
+        totals = report.totals
+    else:
+        totals = figures_totals([r for _, _, r in rows[:requests]])
+    return disagreements(line, number, turn, totals, None)
