@@ -34,7 +34,8 @@ from chit.checkpoint.read import (
     disagreements,
     migrate,
     numbers,
-    read_journal,
+    opened,
+    read_header,
     repriced_warning,
     session_id_of,
 )
@@ -216,11 +217,11 @@ class _Reader:
 def load(path: str | Path) -> Loaded:
     """Load a session file; raises :class:`SessionError` when it is not one chit can read."""
     path = Path(path)
-    data, header, version, _ = read_journal(path)
-    raw = data.split(b"\n")
-    del data
+    with opened(path) as f:
+        first, header, version = read_header(f, path)
+        raw = f.read().split(b"\n")
     torn = raw.pop()  # b"" when the file ends with a newline
-    lines: list[bytes] = [raw[0]]
+    lines: list[bytes] = [first]
     events: list[dict[str, Any]] = []
     bad: list[int] = []
     r = _Reader()
@@ -229,7 +230,7 @@ def load(path: str | Path) -> Loaded:
     collecting = gc.isenabled()
     gc.disable()
     try:
-        for number, text in enumerate(raw[1:], start=2):
+        for number, text in enumerate(raw, start=2):
             if not text:
                 continue
             try:
@@ -260,7 +261,7 @@ def load(path: str | Path) -> Loaded:
         if collecting:
             gc.enable()
 
-    warnings = damage_warnings(len(raw) + 1 if torn else None, bad)
+    warnings = damage_warnings(len(raw) + 2 if torn else None, bad)
     warnings += r.warnings()
     state = AgentState(
         session_id=session_id_of(header, path),

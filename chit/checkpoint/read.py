@@ -6,7 +6,9 @@ Readers (:mod:`.loader`, :mod:`.scan`) raise only :class:`~chit.errors.SessionEr
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from io import BufferedReader
 from pathlib import Path
 from typing import Any
 
@@ -25,16 +27,64 @@ MIGRATIONS: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {}
 _LIST_AT_MOST = 10
 
 
-def _read(path: Path) -> bytes:
+@contextmanager
+def opened(path: Path) -> Iterator[BufferedReader]:
+    """The session file, open for reading; an error reading it is a :class:`SessionError`."""
     try:
         with open(path, "rb") as f:
-            return f.read()
+            yield f
     except FileNotFoundError:
         raise SessionError(f"no session file {path}") from None
     except IsADirectoryError:
         raise SessionError(f"{path} is a folder, not a session file") from None
     except OSError as e:
         raise SessionError(f"cannot read {path}: {e.strerror or e}") from None
+
+
+def read_header(f: BufferedReader, path: Path) -> tuple[bytes, dict[str, Any], int]:
+    """The first line (without its newline), the header it holds (migrated) and the version
+    it was written with; :class:`SessionError` when the file is no session chit reads."""
+    first = f.readline()
+    if not first or first.isspace():
+        if not first or (first + f.read()).isspace():
+            raise SessionError(f"{path} is not a chit session (the file is empty)")
+        raise SessionError(f"{path} is not a chit session (no session header)")
+    if not first.endswith(b"\n"):
+        raise SessionError(f"{path} is not a chit session (no complete header line)")
+    first = first[:-1]
+    header = _header(first, path)
+    version: int = header.get("schema_version", 1)
+    if version < SCHEMA_VERSION:
+        header = migrate(header, version)
+    return first, header, version
+
+
+class Blocks:
+    """The rest of a session file, a block of whole lines at a time, read into one buffer
+    used again and again: for a long session that is faster than reading the whole file
+    into fresh memory (which the kernel must first map page by page)."""
+
+    def __init__(self, f: BufferedReader, size: int = 1 << 20) -> None:
+        self._f = f
+        self._size = size
+        self.torn = False
+        """Whether the file ends with a line cut off before its newline (after iterating)."""
+
+    def __iter__(self) -> Iterator[tuple[bytearray, int, int]]:
+        """``(buffer, end, offset)``: ``buffer[:end]`` is whole lines, from ``offset`` on in
+        the file. The buffer is overwritten by the next block."""
+        buf = bytearray(self._size)
+        offset, carry = self._f.tell(), 0
+        while read := self._f.readinto(memoryview(buf)[carry:]):
+            filled = carry + read
+            end = buf.rfind(b"\n", 0, filled) + 1
+            if end:
+                yield buf, end, offset
+            offset, carry = offset + end, filled - end
+            buf[:carry] = buf[end:filled]
+            if carry == len(buf):  # one line longer than the buffer
+                buf.extend(bytes(len(buf)))
+        self.torn = carry > 0
 
 
 def _header(first: bytes, path: Path) -> dict[str, Any]:
@@ -71,22 +121,6 @@ def numbers(numbers: list[int]) -> str:
     shown = ", ".join(map(str, numbers[:_LIST_AT_MOST]))
     more = len(numbers) - _LIST_AT_MOST
     return shown + (f" and {more} more" if more > 0 else "")
-
-
-def read_journal(path: Path) -> tuple[bytes, dict[str, Any], int, int]:
-    """A session file's bytes, its header (migrated), the version it was written with, and
-    where its header line ends; :class:`SessionError` when it is no session chit reads."""
-    data = _read(path)
-    if not data or data.isspace():  # isspace stops at the first other byte
-        raise SessionError(f"{path} is not a chit session (the file is empty)")
-    end = data.find(b"\n")
-    if end < 0:
-        raise SessionError(f"{path} is not a chit session (no complete header line)")
-    header = _header(data[:end], path)
-    version: int = header.get("schema_version", 1)
-    if version < SCHEMA_VERSION:
-        header = migrate(header, version)
-    return data, header, version, end
 
 
 def session_id_of(header: dict[str, Any], path: Path) -> str:

@@ -23,6 +23,7 @@ from __future__ import annotations
 import gc
 import re
 from dataclasses import dataclass
+from io import BufferedReader
 from pathlib import Path
 from typing import Any
 
@@ -39,12 +40,14 @@ from chit.checkpoint.figures import (
 )
 from chit.checkpoint.journal import SCHEMA_VERSION
 from chit.checkpoint.read import (
+    Blocks,
     TurnCounter,
     damage_warnings,
     disagree_warning,
     disagreements,
     migrate,
-    read_journal,
+    opened,
+    read_header,
     repriced_warning,
     session_id_of,
 )
@@ -53,7 +56,7 @@ from chit.state import Report
 _MESSAGE = b'{"type":"message"'
 _CHECKPOINT = b'{"type":"checkpoint"'
 # The turn as chit writes it; digits bounded so that the number is one orjson would read.
-_CHECKPOINT_TURN = re.compile(rb'\{"type":"checkpoint","turn":(0|[1-9][0-9]{0,17})[,}]')
+_TURN = re.compile(rb'\{"type":"checkpoint","turn":(0|[1-9][0-9]{0,17})[,}]')
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,59 +73,66 @@ class Tally:
     """The file."""
 
 
-def tally(path: str | Path) -> Tally:
-    """The usage report of a session file; :class:`SessionError` when it is not one."""
+def tally(path: str | Path, block: int = 1 << 20) -> Tally:
+    """The usage report of a session file; :class:`SessionError` when it is not one.
+
+    ``block``: how many bytes to read at a time (tests take small ones to cut lines).
+    """
     path = Path(path)
-    data, header, version, end = read_journal(path)
-    find, starts, loads = data.find, data.startswith, orjson.loads
+    loads = orjson.loads
     turns = TurnCounter()
     rows: list[tuple[int, str, Figures]] = []
     bad: list[int] = []
     repriced = 0
-    last_checkpoint: tuple[int, int, int, int, int] | None = None  # start, end, number, turn, rows
-    number, start = 1, end + 1
+    last_checkpoint: tuple[int, int, int, int, int] | None = None  # at, size, number, turn, rows
+    number = 1
     collecting = gc.isenabled()
     gc.disable()  # many small objects, no cycles (see the loader)
     try:
-        while (end := find(b"\n", start)) >= 0:
-            number += 1
-            begin, start = start, end + 1
-            if end == begin or starts(_MESSAGE, begin):
-                continue
-            if starts(_CHECKPOINT, begin) and (m := _CHECKPOINT_TURN.match(data, begin, end)):
-                turn = turns.checkpoint(int(m[1]))
-                last_checkpoint = (begin, end, number, turn, len(rows))
-                continue
-            try:
-                line = loads(data[begin:end])
-            except orjson.JSONDecodeError:
-                bad.append(number)
-                continue
-            kind = line.get("type") if isinstance(line, dict) else None
-            if not isinstance(kind, str) or kind == "session":
-                bad.append(number)
-                continue
-            if version < SCHEMA_VERSION:
-                line = migrate(line, version)
-            if kind == "usage":
-                turn = turns.usage(get_int(line, "turn"))
-                if not isinstance(line.get("cost"), dict):
-                    line = _priced(line, turn)
-                    repriced += 1
-                model = get_opt_str(line, "model") or get_str(line, "model_requested")
-                rows.append((turn, model, line_figures(line)))
-            elif kind == "checkpoint":
-                turn = turns.checkpoint(get_int(line, "turn"))
-                last_checkpoint = (begin, end, number, turn, len(rows))
-            elif kind == "message" and not _is_message(line):
-                bad.append(number)
+        with opened(path) as f:
+            _, header, version = read_header(f, path)
+            blocks = Blocks(f, block)
+            for buf, size, offset in blocks:
+                find, starts, start = buf.find, buf.startswith, 0
+                while (end := find(b"\n", start, size)) >= 0:
+                    number += 1
+                    begin, start = start, end + 1
+                    if end == begin or starts(_MESSAGE, begin):
+                        continue
+                    if starts(_CHECKPOINT, begin) and (m := _TURN.match(buf, begin, end)):
+                        turn = turns.checkpoint(int(m[1]))
+                        last_checkpoint = (offset + begin, end - begin, number, turn, len(rows))
+                        continue
+                    try:
+                        line = loads(buf[begin:end])
+                    except orjson.JSONDecodeError:
+                        bad.append(number)
+                        continue
+                    kind = line.get("type") if isinstance(line, dict) else None
+                    if not isinstance(kind, str) or kind == "session":
+                        bad.append(number)
+                        continue
+                    if version < SCHEMA_VERSION:
+                        line = migrate(line, version)
+                    if kind == "usage":
+                        turn = turns.usage(get_int(line, "turn"))
+                        if not isinstance(line.get("cost"), dict):
+                            line = _priced(line, turn)
+                            repriced += 1
+                        model = get_opt_str(line, "model") or get_str(line, "model_requested")
+                        rows.append((turn, model, line_figures(line)))
+                    elif kind == "checkpoint":
+                        turn = turns.checkpoint(get_int(line, "turn"))
+                        last_checkpoint = (offset + begin, end - begin, number, turn, len(rows))
+                    elif kind == "message" and not _is_message(line):
+                        bad.append(number)
+            report = Report.of(session_id_of(header, path), turns.last, rows, figures_totals)
+            disagree = _check(f, last_checkpoint, rows, report)
     finally:
         if collecting:
             gc.enable()
-    torn = start < len(data)
-    warnings = damage_warnings(number + 1 if torn else None, bad)
-    report = Report.of(session_id_of(header, path), turns.last, rows, figures_totals)
-    warnings += disagree_warning(_check(data, last_checkpoint, rows, report))
+    warnings = damage_warnings(number + 1 if blocks.torn else None, bad)
+    warnings += disagree_warning(disagree)
     warnings += repriced_warning(repriced)
     return Tally(report, header, warnings, path)
 
@@ -146,7 +156,7 @@ def _is_message(line: dict[str, Any]) -> bool:
 
 
 def _check(
-    data: bytes,
+    f: BufferedReader,
     checkpoint: tuple[int, int, int, int, int] | None,
     rows: list[tuple[int, str, Figures]],
     report: Report,
@@ -154,9 +164,10 @@ def _check(
     """How the last checkpoint's snapshot disagrees with the usage lines before it."""
     if checkpoint is None:
         return []
-    start, end, number, turn, requests = checkpoint
+    at, size, number, turn, requests = checkpoint
+    f.seek(at)
     try:
-        line = orjson.loads(data[start:end])
+        line = orjson.loads(f.read(size))
     except orjson.JSONDecodeError:
         return []  # its turn was read; a full load reports the damage
     if not isinstance(line, dict):
