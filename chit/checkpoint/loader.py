@@ -17,12 +17,9 @@ The loader reads the file once and never writes to it. It raises only
 
 from __future__ import annotations
 
-import gc
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-
-import orjson
 
 from chit.checkpoint.codec import message_from, record_from, reprice
 from chit.checkpoint.figures import get_int
@@ -30,9 +27,10 @@ from chit.checkpoint.journal import SCHEMA_VERSION
 from chit.checkpoint.read import (
     TurnCounter,
     damage_warnings,
+    decode,
     disagree_warning,
     disagreements,
-    migrate,
+    no_cycle_collection,
     numbers,
     opened,
     read_header,
@@ -225,25 +223,15 @@ def load(path: str | Path) -> Loaded:
     events: list[dict[str, Any]] = []
     bad: list[int] = []
     r = _Reader()
-    # Tens of thousands of small objects and no cycles: the cycle collector would only
-    # walk them again and again.
-    collecting = gc.isenabled()
-    gc.disable()
-    try:
+    with no_cycle_collection():
         for number, text in enumerate(raw, start=2):
             if not text:
                 continue
-            try:
-                line = orjson.loads(text)
-            except orjson.JSONDecodeError:
+            decoded = decode(text, version)
+            if decoded is None:
                 bad.append(number)
                 continue
-            kind = line.get("type") if isinstance(line, dict) else None
-            if not isinstance(kind, str) or kind == "session":
-                bad.append(number)
-                continue
-            if version < SCHEMA_VERSION:
-                line = migrate(line, version)
+            kind, line = decoded
             if kind == "message":
                 if not r.message(line):
                     bad.append(number)
@@ -257,9 +245,6 @@ def load(path: str | Path) -> Loaded:
             else:
                 events.append(line)
             lines.append(text)
-    finally:
-        if collecting:
-            gc.enable()
 
     warnings = damage_warnings(len(raw) + 2 if torn else None, bad)
     warnings += r.warnings()

@@ -6,6 +6,7 @@ Readers (:mod:`.loader`, :mod:`.scan`) raise only :class:`~chit.errors.SessionEr
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from io import BufferedReader
@@ -107,6 +108,31 @@ def _header(first: bytes, path: Path) -> dict[str, Any]:
             f"this chit reads versions up to {SCHEMA_VERSION}); it was left untouched"
         )
     return header
+
+
+def decode(text: bytes | bytearray, version: int) -> tuple[str, dict[str, Any]] | None:
+    """A line's type and fields, migrated from ``version``; ``None`` for a damaged line."""
+    try:
+        line = orjson.loads(text)
+    except orjson.JSONDecodeError:
+        return None
+    kind = line.get("type") if isinstance(line, dict) else None
+    if not isinstance(kind, str) or kind == "session":
+        return None
+    return kind, (line if version == SCHEMA_VERSION else migrate(line, version))
+
+
+@contextmanager
+def no_cycle_collection() -> Iterator[None]:
+    """Reading makes tens of thousands of small objects and no cycles: the cycle collector
+    would only walk them again and again."""
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if collecting:
+            gc.enable()
 
 
 def migrate(line: dict[str, Any], version: int) -> dict[str, Any]:

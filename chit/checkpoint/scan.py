@@ -20,7 +20,6 @@ Like the loader, it reads the file once, never writes to it, and raises only
 
 from __future__ import annotations
 
-import gc
 import re
 from dataclasses import dataclass
 from io import BufferedReader
@@ -38,14 +37,14 @@ from chit.checkpoint.figures import (
     get_str,
     line_figures,
 )
-from chit.checkpoint.journal import SCHEMA_VERSION
 from chit.checkpoint.read import (
     Blocks,
     TurnCounter,
     damage_warnings,
+    decode,
     disagree_warning,
     disagreements,
-    migrate,
+    no_cycle_collection,
     opened,
     read_header,
     repriced_warning,
@@ -79,58 +78,45 @@ def tally(path: str | Path, block: int = 1 << 20) -> Tally:
     ``block``: how many bytes to read at a time (tests take small ones to cut lines).
     """
     path = Path(path)
-    loads = orjson.loads
     turns = TurnCounter()
     rows: list[tuple[int, str, Figures]] = []
     bad: list[int] = []
     repriced = 0
     last_checkpoint: tuple[int, int, int, int, int] | None = None  # at, size, number, turn, rows
     number = 1
-    collecting = gc.isenabled()
-    gc.disable()  # many small objects, no cycles (see the loader)
-    try:
-        with opened(path) as f:
-            _, header, version = read_header(f, path)
-            blocks = Blocks(f, block)
-            for buf, size, offset in blocks:
-                find, starts, start = buf.find, buf.startswith, 0
-                while (end := find(b"\n", start, size)) >= 0:
-                    number += 1
-                    begin, start = start, end + 1
-                    if end == begin or starts(_MESSAGE, begin):
-                        continue
-                    if starts(_CHECKPOINT, begin) and (m := _TURN.match(buf, begin, end)):
-                        turn = turns.checkpoint(int(m[1]))
-                        last_checkpoint = (offset + begin, end - begin, number, turn, len(rows))
-                        continue
-                    try:
-                        line = loads(buf[begin:end])
-                    except orjson.JSONDecodeError:
-                        bad.append(number)
-                        continue
-                    kind = line.get("type") if isinstance(line, dict) else None
-                    if not isinstance(kind, str) or kind == "session":
-                        bad.append(number)
-                        continue
-                    if version < SCHEMA_VERSION:
-                        line = migrate(line, version)
-                    if kind == "usage":
-                        turn = turns.usage(get_int(line, "turn"))
-                        if not isinstance(line.get("cost"), dict):
-                            line = _priced(line, turn)
-                            repriced += 1
-                        model = get_opt_str(line, "model") or get_str(line, "model_requested")
-                        rows.append((turn, model, line_figures(line)))
-                    elif kind == "checkpoint":
-                        turn = turns.checkpoint(get_int(line, "turn"))
-                        last_checkpoint = (offset + begin, end - begin, number, turn, len(rows))
-                    elif kind == "message" and not _is_message(line):
-                        bad.append(number)
-            report = Report.of(session_id_of(header, path), turns.last, rows, figures_totals)
-            disagree = _check(f, last_checkpoint, rows, report)
-    finally:
-        if collecting:
-            gc.enable()
+    with no_cycle_collection(), opened(path) as f:
+        _, header, version = read_header(f, path)
+        blocks = Blocks(f, block)
+        for buf, size, offset in blocks:
+            find, starts, start = buf.find, buf.startswith, 0
+            while (end := find(b"\n", start, size)) >= 0:
+                number += 1
+                begin, start = start, end + 1
+                if end == begin or starts(_MESSAGE, begin):
+                    continue
+                if starts(_CHECKPOINT, begin) and (m := _TURN.match(buf, begin, end)):
+                    turn = turns.checkpoint(int(m[1]))
+                    last_checkpoint = (offset + begin, end - begin, number, turn, len(rows))
+                    continue
+                decoded = decode(buf[begin:end], version)
+                if decoded is None:
+                    bad.append(number)
+                    continue
+                kind, line = decoded
+                if kind == "usage":
+                    turn = turns.usage(get_int(line, "turn"))
+                    if not isinstance(line.get("cost"), dict):
+                        line = _priced(line, turn)
+                        repriced += 1
+                    model = get_opt_str(line, "model") or get_str(line, "model_requested")
+                    rows.append((turn, model, line_figures(line)))
+                elif kind == "checkpoint":
+                    turn = turns.checkpoint(get_int(line, "turn"))
+                    last_checkpoint = (offset + begin, end - begin, number, turn, len(rows))
+                elif kind == "message" and not _is_message(line):
+                    bad.append(number)
+        report = Report.of(session_id_of(header, path), turns.last, rows, figures_totals)
+        disagree = _check(f, last_checkpoint, rows, report)
     warnings = damage_warnings(number + 1 if blocks.torn else None, bad)
     warnings += disagree_warning(disagree)
     warnings += repriced_warning(repriced)
