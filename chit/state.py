@@ -1,6 +1,8 @@
-"""``AgentState``: the conversation and every request's record; totals are derived from them.
+"""``AgentState``: the conversation and every request's record; totals and the usage
+:class:`Report` are derived from them.
 
-Bottom layer: imports only the usage record, its pricing and the message types.
+Bottom layer: imports only the usage record and its pricing (the message types for type
+checking only, so that reports start without them).
 """
 
 from __future__ import annotations
@@ -124,8 +126,10 @@ class Report:
         models: dict[str, list[Row]] = {}
         turns_of: dict[str, set[int]] = {}
         for turn, model, row in rows:
-            models.setdefault(model, []).append(row)
-            turns_of.setdefault(model, set()).add(turn)
+            if model not in models:
+                models[model], turns_of[model] = [], set()
+            models[model].append(row)
+            turns_of[model].add(turn)
         everything = total([r for _, _, r in rows])
         last = rows[-1][0] if rows else None
         return cls(

@@ -187,7 +187,8 @@ def test_the_package_names_are_its_functions_whatever_was_imported_first() -> No
         "import importlib, types, chit.checkpoint as c\n"
         "for m in ('journal', 'loader', 'session', 'store', 'scan', 'read', 'codec'):\n"
         "    importlib.import_module('chit.checkpoint.' + m)\n"
-        "print([n for n in c.__all__ if isinstance(getattr(c, n), types.ModuleType)])"
+        "print([n for n in c.__all__ if isinstance(getattr(c, n), types.ModuleType)])\n"
+        "assert sorted(c._WHERE) == sorted(c.__all__) and set(c.__all__) <= set(dir(c))"
     )
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert r.returncode == 0, r.stderr

@@ -268,8 +268,10 @@ def test_tally_decodes_usage_lines_and_recognizes_the_rest(tmp_path: Path) -> No
     lines = BASE.read_bytes().split(b"\n")
     message = next(i for i, b in enumerate(lines) if b.startswith(b'{"type":"message"'))
     usage = next(i for i, b in enumerate(lines) if b.startswith(b'{"type":"usage"'))
-    lines[message] = lines[message][:-3] + b"\x00"  # damage past the first bytes
-    lines[usage] = lines[usage][:-3] + b"\x00"
+    # Damage past the first bytes, the closing "}" kept (a line chit closed after a crash
+    # ends otherwise, and is decoded and reported by both).
+    lines[message] = lines[message][:30] + b"\x00" + lines[message][31:]
+    lines[usage] = lines[usage][:30] + b"\x00" + lines[usage][31:]
     damaged = tmp_path / "damaged.jsonl"
     damaged.write_bytes(b"\n".join(lines))
     loaded, read = load(damaged), tally(damaged)
@@ -278,3 +280,23 @@ def test_tally_decodes_usage_lines_and_recognizes_the_rest(tmp_path: Path) -> No
     assert read.warnings[0] == f"skipped 1 damaged line(s): {usage + 1}"
     assert read.report == loaded.state.report()
     assert read.report.totals.requests == 5
+
+
+@pytest.mark.parametrize(
+    ("value", "warned"), [(b"273.0", False), (b"true", False), (b'"273"', False), (b"274", True)]
+)
+def test_a_snapshot_figure_is_compared_only_when_it_is_a_count(
+    tmp_path: Path, value: bytes, warned: bool
+) -> None:
+    # 273 output tokens in the last snapshot; a figure in no form a count takes is "not
+    # recorded", alike for both readers, whether or not the rest of the snapshot agrees.
+    data = BASE.read_bytes()
+    last = data.rstrip(b"\n").rsplit(b"\n", 1)[1]
+    assert b'"output_tokens":273' in last
+    changed = tmp_path / "s.jsonl"
+    changed.write_bytes(
+        data.replace(last, last.replace(b'"output_tokens":273', b'"output_tokens":' + value))
+    )
+    loaded, read = load(changed), tally(changed)
+    assert any("snapshots disagree" in w for w in loaded.warnings) == warned
+    assert any("snapshots disagree" in w for w in read.warnings) == warned

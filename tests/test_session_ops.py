@@ -21,6 +21,7 @@ from chit.checkpoint import (
     list_sessions,
     load,
     sessions_dir,
+    tally,
 )
 from chit.errors import SessionError
 from chit.messages import AssistantTurn, Ended, Message, RequestError, ToolCall, ToolResult
@@ -192,6 +193,20 @@ def test_listing_agrees_with_a_full_load(tmp_path: Path) -> None:
     assert info.models == [*loaded.models]
 
 
+def test_listing_counts_turnless_requests_after_the_last_checkpoint_as_one_turn(
+    tmp_path: Path,
+) -> None:
+    # Two usage lines without a turn number after checkpoint 2: both belong to turn 3.
+    s, _ = new_session(tmp_path, turns=2)
+    line = {"type": "usage", "model": "m", "usage": {"input_tokens": 5}, "cost": {"usd": "1"}}
+    with open(s.path, "ab") as f:
+        f.write(orjson.dumps(line) + b"\n" + orjson.dumps(line) + b"\n")
+    (info,) = list_sessions(tmp_path)
+    loaded = load(s.path)
+    assert info.turns == loaded.state.turns == tally(s.path).report.turns == 3
+    assert info.requests == loaded.totals.requests == 4
+
+
 def test_list_skips_files_that_are_not_sessions(tmp_path: Path) -> None:
     good, _ = new_session(tmp_path, turns=1)
     (sessions_dir(tmp_path) / "junk.jsonl").write_bytes(b"\x00\x01binary")
@@ -312,16 +327,41 @@ def test_a_newer_schema_is_refused_and_left_untouched(tmp_path: Path) -> None:
 def test_files_that_are_not_sessions(tmp_path: Path, content: bytes, why: str) -> None:
     path = tmp_path / "bad.jsonl"
     path.write_bytes(content)
-    with pytest.raises(SessionError, match=why):
-        load(path)
+    for read in (load, tally):
+        with pytest.raises(SessionError, match=why):
+            read(path)
     assert path.read_bytes() == content
 
 
 def test_a_folder_or_unreadable_path_is_a_session_error(tmp_path: Path) -> None:
-    with pytest.raises(SessionError, match="folder"):
-        load(tmp_path)
-    with pytest.raises(SessionError, match="no session file"):
-        load(tmp_path / "nope.jsonl")
+    for read in (load, tally):
+        with pytest.raises(SessionError, match="folder"):
+            read(tmp_path)
+        with pytest.raises(SessionError, match="no session file"):
+            read(tmp_path / "nope.jsonl")
+
+
+@pytest.mark.parametrize("cut", ["message", "checkpoint"])
+def test_a_line_torn_by_a_crash_and_closed_on_resume_is_damage_to_both_readers(
+    tmp_path: Path, cut: str
+) -> None:
+    s, state = new_session(tmp_path, turns=1)
+    s.close()
+    whole = s.path.read_bytes()
+    last = whole.rstrip(b"\n").rsplit(b"\n", 1)[1] if cut == "checkpoint" else None
+    if last is None:  # a crash in the middle of the next turn's user message
+        torn = orjson.dumps({"type": "message", "role": "user", "text": "question 2"})[:30]
+        s.path.write_bytes(whole + torn)
+    else:  # a crash in the middle of turn 1's checkpoint
+        s.path.write_bytes(whole[: -len(last) - 1] + last[:40])
+    s, _ = Session.open(s.path, tmp_path)
+    turn(s, state, 2)  # resuming closes the torn line with a mark, then appends
+    s.close()
+    loaded, read = load(s.path), tally(s.path)
+    damaged = [w for w in loaded.warnings if "damaged" in w]
+    assert len(damaged) == 1
+    assert [w for w in read.warnings if "damaged" in w] == damaged
+    assert read.report == loaded.state.report()
 
 
 def test_opening_writes_nothing_until_something_is_appended(tmp_path: Path) -> None:

@@ -297,7 +297,9 @@ odd = json_value | money.map(lambda d: None if d is None else str(d))
 usage_lines = st.fixed_dictionaries(
     {"type": st.just("usage")},
     optional={
-        "model": odd,
+        "turn": st.integers(0, 9) | odd,
+        "model": text | odd,
+        "model_requested": text | odd,
         "usage": st.dictionaries(
             st.sampled_from(FIELDS), count | st.integers(-5, -1) | st.booleans() | odd, max_size=5
         )
@@ -321,8 +323,11 @@ usage_lines = st.fixed_dictionaries(
 def test_figures_sum_as_the_records_do(lines: list[dict[str, Any]]) -> None:
     # tally's column sums are Totals.of the records a full load builds, to the last field.
     from chit.checkpoint.codec import record_from
-    from chit.checkpoint.figures import figures_totals, line_figures
+    from chit.checkpoint.figures import figures_totals, get_int, usage_row
     from chit.state import Totals
 
     records = [record_from(line, 1)[0] for line in lines]
-    assert figures_totals([line_figures(line) for line in lines]) == Totals.of(records)
+    rows = [usage_row(line) for line in lines]
+    assert figures_totals([figures for _, _, figures in rows]) == Totals.of(records)
+    assert [model for _, model, _ in rows] == [r.response.model_name for r in records]
+    assert [turn for turn, _, _ in rows] == [get_int(line, "turn") for line in lines]

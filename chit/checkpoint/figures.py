@@ -1,5 +1,6 @@
 """Figures of usage lines and checkpoint snapshots: counts, costs and their totals, read
-without building a message or a record (what reports over long sessions need).
+without building a message or a record (what reports over long sessions need); and the
+typed getters every line reader uses.
 
 The readers never raise on what a file holds: a field that is missing or of the wrong type
 takes its default (see the table in :mod:`chit.checkpoint.journal` for the names).
@@ -69,18 +70,22 @@ def count(value: object) -> int | None:
 
 #: A usage line's figures: its five counts as the line holds them (checked when summed),
 #: then its cost's usd, saved_usd, unpriced, partial and prices_version, as
-#: :func:`record_from` reads them.
+#: :func:`chit.checkpoint.codec.record_from` reads them.
 Figures = tuple[
     object, object, object, object, object, Decimal | None, Decimal | None, int, bool, str | None
 ]
 
 
-def line_figures(d: dict[str, Any]) -> Figures:
-    """The figures of a ``usage`` line, to sum with :func:`figures_totals`."""
+def usage_row(d: dict[str, Any]) -> tuple[int | None, str, Figures]:
+    """What a report needs of a ``usage`` line: the turn it states (``None``: none), the
+    model to show (reported, else requested) and its figures, to sum with
+    :func:`figures_totals`. Read as :func:`chit.checkpoint.codec.record_from` reads them."""
+    # `type(x) is int` is get_int's test for what orjson gives (exact ints, or bools).
+    turn, model, requested = d.get("turn"), d.get("model"), d.get("model_requested")
     counts, cost = get_dict(d, "usage"), get_dict(d, "cost")
     unpriced, version = cost.get("unpriced"), cost.get("prices_version")
     get = counts.get
-    return (
+    figures = (
         get("input_tokens"),
         get("cache_read_tokens"),
         get("cache_write_tokens"),
@@ -88,9 +93,15 @@ def line_figures(d: dict[str, Any]) -> Figures:
         get("reasoning_tokens"),
         parse_usd(cost.get("usd")),
         parse_usd(cost.get("saved_usd")),
-        unpriced if type(unpriced) is int else 0,  # orjson's ints are exact, bool excluded
+        unpriced if type(unpriced) is int else 0,
         cost.get("partial") is True,
         version if isinstance(version, str) else None,
+    )
+    return (
+        turn if type(turn) is int else None,
+        (model if isinstance(model, str) else "")
+        or (requested if isinstance(requested, str) else ""),
+        figures,
     )
 
 
@@ -132,23 +143,26 @@ def snapshot_json(totals: Totals) -> dict[str, Any]:
 
 
 def snapshot_from(d: dict[str, Any]) -> dict[str, object]:
-    """The figures a snapshot holds, flat; a figure it does not hold is absent (not recorded)."""
+    """The figures a snapshot holds, flat. A figure it lacks, or holds in no form a usage
+    line could hold it (``10.0``, ``true``, ``"10"``), is absent: not recorded, not compared.
+    ``null`` is held: "never reported"."""
     out: dict[str, object] = {}
     requests = get_int(d, "requests")
     if requests is not None:
         out["requests"] = requests
     usage = get_dict(d, "usage")
     for f in FIELDS:
-        if f in usage:
-            out[f] = count(usage[f])
+        if f in usage and (usage[f] is None or count(usage[f]) is not None):
+            out[f] = usage[f]
     unknown = get_dict(d, "unknown")
     for side in ("input_tokens", "output_tokens"):
         n = get_int(unknown, side)
         if n is not None:
             out[f"unknown_{side}"] = n
-    cost = d.get("cost")
-    if isinstance(cost, dict) and "usd" in cost:
-        out["cost_usd"] = Cost.from_json(cost).usd
+    cost = get_dict(d, "cost")
+    usd = cost.get("usd")
+    if "usd" in cost and (usd is None or parse_usd(usd) is not None):
+        out["cost_usd"] = parse_usd(usd)
     return out
 
 

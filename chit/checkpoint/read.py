@@ -1,5 +1,6 @@
-"""Reading a session file, the parts every reader shares: the header and its version, the
-in-memory migrations, turn numbering, and the warnings about what a file holds.
+"""Reading a session file, the parts the readers share: opening it, the header and its
+version, the in-memory migrations, decoding a line, turn numbering, the warnings about
+what a file holds; and :class:`Blocks`, for reading a long file in pieces.
 
 Readers (:mod:`.loader`, :mod:`.scan`) raise only :class:`~chit.errors.SessionError`.
 """
@@ -67,7 +68,7 @@ class Blocks:
 
     def __init__(self, f: BufferedReader, size: int = 1 << 20) -> None:
         self._f = f
-        self._size = size
+        self._size = max(size, 1)
         self.torn = False
         """Whether the file ends with a line cut off before its newline (after iterating)."""
 

@@ -14,29 +14,29 @@ compare the two on random and damaged journals), reading less:
 So damage inside a message or an earlier checkpoint line, which a full load reports, goes
 unnoticed here; it can shift a turn number but never a token or a cent.
 
-Like the loader, it reads the file once, never writes to it, and raises only
-:class:`~chit.errors.SessionError`.
+These shortcuts are taken for lines of the current schema version that end with ``}``
+(a torn line that chit closed does not). A line that repeats a key (which chit never
+writes, and JSON leaves undefined) may be read differently from a full load.
+
+Like the loader, it reads the file once (and the last checkpoint's line again), never
+writes to it, and raises only :class:`~chit.errors.SessionError`.
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from io import BufferedReader
 from pathlib import Path
-from typing import Any
-
-import orjson
+from typing import Any, NamedTuple
 
 from chit.checkpoint.figures import (
     Figures,
     cost_json,
     figures_totals,
     get_int,
-    get_opt_str,
-    get_str,
-    line_figures,
+    usage_row,
 )
+from chit.checkpoint.journal import SCHEMA_VERSION
 from chit.checkpoint.read import (
     Blocks,
     TurnCounter,
@@ -53,6 +53,7 @@ from chit.checkpoint.read import (
 from chit.state import Report
 
 _MESSAGE = b'{"type":"message"'
+_CLOSE = ord("}")
 _CHECKPOINT = b'{"type":"checkpoint"'
 # The turn as chit writes it; digits bounded so that the number is one orjson would read.
 _TURN = re.compile(rb'\{"type":"checkpoint","turn":(0|[1-9][0-9]{0,17})[,}]')
@@ -82,84 +83,98 @@ def tally(path: str | Path, block: int = 1 << 20) -> Tally:
     rows: list[tuple[int, str, Figures]] = []
     bad: list[int] = []
     repriced = 0
-    last_checkpoint: tuple[int, int, int, int, int] | None = None  # at, size, number, turn, rows
+    last: tuple[int, int, int, int, int] | None = None  # the last checkpoint, a _Mark
     number = 1
     with no_cycle_collection(), opened(path) as f:
         _, header, version = read_header(f, path)
+        # Lines of another version may need migrating: decode them all.
+        fast = version == SCHEMA_VERSION
         blocks = Blocks(f, block)
-        for buf, size, offset in blocks:
+        for buf, stop, offset in blocks:
             find, starts, start = buf.find, buf.startswith, 0
-            while (end := find(b"\n", start, size)) >= 0:
+            while (end := find(b"\n", start, stop)) >= 0:
                 number += 1
                 begin, start = start, end + 1
-                if end == begin or starts(_MESSAGE, begin):
+                if end == begin:
                     continue
-                if starts(_CHECKPOINT, begin) and (m := _TURN.match(buf, begin, end)):
-                    turn = turns.checkpoint(int(m[1]))
-                    last_checkpoint = (offset + begin, end - begin, number, turn, len(rows))
-                    continue
+                # A line as chit writes it ends with "}"; a torn one chit closed does not.
+                if fast and buf[end - 1] == _CLOSE:
+                    if starts(_MESSAGE, begin):
+                        continue
+                    if starts(_CHECKPOINT, begin) and (m := _TURN.match(buf, begin, end)):
+                        turn = turns.checkpoint(int(m[1]))
+                        last = (offset + begin, end - begin, number, turn, len(rows))
+                        continue
                 decoded = decode(buf[begin:end], version)
                 if decoded is None:
                     bad.append(number)
                     continue
                 kind, line = decoded
                 if kind == "usage":
-                    turn = turns.usage(get_int(line, "turn"))
                     if not isinstance(line.get("cost"), dict):
-                        line = _priced(line, turn)
+                        line = _priced(line)
                         repriced += 1
-                    model = get_opt_str(line, "model") or get_str(line, "model_requested")
-                    rows.append((turn, model, line_figures(line)))
+                    stated, model, figures = usage_row(line)
+                    rows.append((turns.usage(stated), model, figures))
                 elif kind == "checkpoint":
                     turn = turns.checkpoint(get_int(line, "turn"))
-                    last_checkpoint = (offset + begin, end - begin, number, turn, len(rows))
+                    last = (offset + begin, end - begin, number, turn, len(rows))
                 elif kind == "message" and not _is_message(line):
                     bad.append(number)
-        report = Report.of(session_id_of(header, path), turns.last, rows, figures_totals)
-        disagree = _check(f, last_checkpoint, rows, report)
+        mark, last_line = None if last is None else _Mark(*last), b""
+        if mark is not None:
+            f.seek(mark.at)
+            last_line = f.read(mark.size)
+    report = Report.of(session_id_of(header, path), turns.last, rows, figures_totals)
     warnings = damage_warnings(number + 1 if blocks.torn else None, bad)
-    warnings += disagree_warning(disagree)
+    if mark is not None:
+        warnings += disagree_warning(_check(last_line, mark, version, rows, report))
     warnings += repriced_warning(repriced)
     return Tally(report, header, warnings, path)
+
+
+class _Mark(NamedTuple):
+    """Where a checkpoint line is, and what stood when it was written."""
+
+    at: int
+    """Its offset in the file."""
+    size: int
+    """Its length, without the newline."""
+    number: int
+    """Its line number."""
+    turn: int
+    """The turn it closed."""
+    requests: int
+    """How many usage lines came before it."""
 
 
 # Records and messages are built only for the rare line that needs one: importing them is
 # most of the start-up this module saves.
 
 
-def _priced(line: dict[str, Any], turn: int) -> dict[str, Any]:
+def _priced(line: dict[str, Any]) -> dict[str, Any]:
     """A usage line that lacks its cost, with the cost priced again (as a full load does)."""
     from chit.checkpoint.codec import record_from, reprice
 
-    return {**line, "cost": cost_json(reprice(record_from(line, turn)[0]).cost)}
+    return {**line, "cost": cost_json(reprice(record_from(line, 0)[0]).cost)}
 
 
 def _is_message(line: dict[str, Any]) -> bool:
-    """Whether a ``message`` line a full load would read (one not in chit's own layout)."""
+    """Whether a full load reads this ``message`` line as a message (not as damage)."""
     from chit.checkpoint.codec import message_from
 
     return message_from(line) is not None
 
 
 def _check(
-    f: BufferedReader,
-    checkpoint: tuple[int, int, int, int, int] | None,
-    rows: list[tuple[int, str, Figures]],
-    report: Report,
+    text: bytes, mark: _Mark, version: int, rows: list[tuple[int, str, Figures]], report: Report
 ) -> list[str]:
     """How the last checkpoint's snapshot disagrees with the usage lines before it."""
-    if checkpoint is None:
-        return []
-    at, size, number, turn, requests = checkpoint
-    f.seek(at)
-    try:
-        line = orjson.loads(f.read(size))
-    except orjson.JSONDecodeError:
+    decoded = decode(text, version)
+    if decoded is None:
         return []  # its turn was read; a full load reports the damage
-    if not isinstance(line, dict):
-        return []
-    if requests == len(rows):
+    if mark.requests == len(rows):
         totals = report.totals
     else:
-        totals = figures_totals([r for _, _, r in rows[:requests]])
-    return disagreements(line, number, turn, totals, None)
+        totals = figures_totals([r for _, _, r in rows[: mark.requests]])
+    return disagreements(decoded[1], mark.number, mark.turn, totals, None)

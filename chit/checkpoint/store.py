@@ -18,10 +18,10 @@ from chit.checkpoint.figures import (
     get_dict,
     get_int,
     get_opt_str,
-    get_str,
-    line_figures,
+    usage_row,
 )
 from chit.checkpoint.journal import FORMAT, SCHEMA_VERSION
+from chit.checkpoint.read import TurnCounter
 from chit.checkpoint.scan import tally
 from chit.errors import SessionError
 from chit.pricing import Cost
@@ -155,7 +155,7 @@ def list_sessions(home: str | Path | None, problems: list[str] | None = None) ->
 
 
 def summary(path: Path, mtime: int = 0) -> SessionInfo:
-    """A session's figures from its header and last checkpoint; a full load when needed."""
+    """A session's figures from its header and last checkpoint; :func:`tally` when needed."""
     try:
         with open(path, "rb") as f:
             first = f.readline(1 << 20)
@@ -195,7 +195,7 @@ def _from_tail(
         return None
     version = header.get("schema_version", 1)
     if version != SCHEMA_VERSION or not first.endswith(b"\n") or not tail.endswith(b"\n"):
-        return None  # other versions, and damage, take the loader's careful path
+        return None  # other versions, and damage, take tally's careful path
     pieces = tail.split(b"\n")[:-1]
     if not whole:
         pieces = pieces[1:]  # the tail starts inside a line
@@ -230,23 +230,25 @@ def _from_tail(
     tokens = Usage.from_json({**usage, "unknown": unknown})
     cost = Cost.from_json(get_dict(snap, "cost"))
     seen = dict.fromkeys(m for m in models if isinstance(m, str))
+    turns = TurnCounter()
+    turns.checkpoint(turn)
     for line in reversed(after):
         if line.get("type") == "usage":
             if not isinstance(line.get("cost"), dict):
                 return None  # needs pricing: tally does that
-            request = figures_totals([line_figures(line)])
+            stated, model, figures = usage_row(line)
+            request = figures_totals([figures])
             requests += 1
             tokens = tokens + request.usage
             cost = cost + request.cost
-            stated = get_int(line, "turn")
-            turn = max(turn, turn + 1 if stated is None else stated)
-            seen.setdefault(get_opt_str(line, "model") or get_str(line, "model_requested"), None)
+            turns.usage(stated)
+            seen.setdefault(model, None)
     session_id = get_opt_str(header, "session_id") or path.stem
     return SessionInfo(
         session_id,
         get_opt_str(header, "created_at"),
         list(seen),
-        turn,
+        turns.last,
         requests,
         tokens,
         cost,

@@ -1,6 +1,6 @@
 """``chit usage`` and ``chit sessions`` (and the text of ``/usage``); no model is called.
 
-Starts fast: only orjson and the session loader are imported (genai-prices only when a
+Starts fast: only orjson and the session tally are imported (genai-prices only when a
 usage line lacks its cost and has to be priced again).
 """
 
