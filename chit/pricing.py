@@ -6,6 +6,7 @@ that commands that price nothing start fast.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -59,6 +60,28 @@ class Cost:
             return self
         return NotImplemented
 
+    @classmethod
+    def total(
+        cls,
+        usd: Sequence[Decimal | None],
+        saved_usd: Sequence[Decimal | None],
+        unpriced: Sequence[int],
+        partial: Sequence[bool],
+        prices_version: Sequence[str | None],
+    ) -> Cost:
+        """``sum(costs, Cost())``, given the columns of their fields (as :meth:`Usage.total`
+        for usage, without an object per request). Sums in the same order, so to the same digits."""
+        prices = [d for d in usd if d is not None]
+        savings = [d for d in saved_usd if d is not None]
+        return cls(
+            sum(prices[1:], prices[0]) if prices else None,
+            sum(savings[1:], savings[0]) if savings else None,
+            sum(unpriced),
+            any(partial),
+            # As `+` keeps it: the first non-empty one, else the last one.
+            next(filter(None, prices_version), prices_version[-1] if prices_version else None),
+        )
+
     def usd_str(self) -> str | None:
         """The JSON form: a decimal string of USD, six places, or ``None``."""
         return None if self.usd is None else f"{self.usd:.6f}"
@@ -77,16 +100,24 @@ class Cost:
     def from_json(cls, data: dict[str, Any]) -> Cost:
         """Inverse of :meth:`to_json` (any decimal string is read exactly); a missing or
         unreadable field takes its default."""
-        unpriced = data.get("unpriced")
-        partial = data.get("partial")
-        version = data.get("prices_version")
-        return cls(
-            parse_usd(data.get("usd")),
-            parse_usd(data.get("saved_usd")),
-            unpriced if isinstance(unpriced, int) and not isinstance(unpriced, bool) else 0,
-            partial if isinstance(partial, bool) else False,
-            version if isinstance(version, str) else None,
-        )
+        return cls(*cost_fields(data))
+
+
+def cost_fields(
+    data: dict[str, Any],
+) -> tuple[Decimal | None, Decimal | None, int, bool, str | None]:
+    """The fields :meth:`Cost.from_json` reads from ``data``, in order, as a tuple (what
+    column-wise sums take)."""
+    unpriced = data.get("unpriced")
+    partial = data.get("partial")
+    version = data.get("prices_version")
+    return (
+        parse_usd(data.get("usd")),
+        parse_usd(data.get("saved_usd")),
+        unpriced if isinstance(unpriced, int) and not isinstance(unpriced, bool) else 0,
+        partial if isinstance(partial, bool) else False,
+        version if isinstance(version, str) else None,
+    )
 
 
 def parse_usd(value: object) -> Decimal | None:

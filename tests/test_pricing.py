@@ -5,6 +5,8 @@ from __future__ import annotations
 from decimal import Decimal
 
 import genai_prices
+from hypothesis import given
+from hypothesis import strategies as st
 
 from chit.pricing import Cost, genai_provider, price
 from chit.usage import Usage
@@ -86,3 +88,22 @@ def test_an_endpoint_genai_prices_does_not_know_is_unpriced() -> None:
         Usage.reported(10, 0, 0, 10, 0), "gpt-4o", provider_id=provider_id, provider_api_url=url
     )
     assert c.usd is None and c.unpriced == 1
+
+
+money = st.one_of(
+    st.none(),
+    st.decimals(min_value=0, max_value=100, places=9, allow_nan=False, allow_infinity=False),
+)
+costs = st.builds(
+    Cost, money, money, st.integers(0, 3), st.booleans(), st.sampled_from([None, "", "1", "2"])
+)
+
+
+@given(st.lists(costs, max_size=6))
+def test_total_of_columns_is_the_sum_of_the_costs(items: list[Cost]) -> None:
+    columns = zip(
+        *((c.usd, c.saved_usd, c.unpriced, c.partial, c.prices_version) for c in items),
+        strict=True,
+    )
+    usd, saved, unpriced, partial, versions = [list(c) for c in columns] or [[]] * 5
+    assert Cost.total(usd, saved, unpriced, partial, versions) == sum(items, Cost())

@@ -76,3 +76,11 @@ def test_missing_fields_load_as_not_recorded() -> None:
     assert u.input_tokens == 10
     assert u.output_tokens is None
     assert u.input_unknown == 0
+
+
+@given(st.lists(st.tuples(*(counts for _ in FIELDS)), max_size=6))
+def test_total_of_columns_is_the_sum_of_the_reported_rows(
+    rows: list[tuple[int | None, ...]],
+) -> None:
+    columns = [list(column) for column in zip(*rows, strict=True)] or [[] for _ in FIELDS]
+    assert Usage.total(columns) == sum((Usage.reported(*row) for row in rows), Usage())

@@ -11,7 +11,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from chit.pricing import Cost, parse_usd
+from chit.pricing import Cost, cost_fields, parse_usd
 from chit.state import Totals
 from chit.usage import FIELDS, Usage
 
@@ -69,63 +69,41 @@ def count(value: object) -> int | None:
 
 
 #: A usage line's figures: its five counts as the line holds them (checked when summed),
-#: then its cost's usd, saved_usd, unpriced, partial and prices_version, as
-#: :func:`chit.checkpoint.codec.record_from` reads them.
+#: then the fields of its cost (:func:`chit.pricing.cost_fields`).
 Figures = tuple[
     object, object, object, object, object, Decimal | None, Decimal | None, int, bool, str | None
 ]
 
 
 def usage_row(d: dict[str, Any]) -> tuple[int | None, str, Figures]:
-    """What a report needs of a ``usage`` line: the turn it states (``None``: none), the
-    model to show (reported, else requested) and its figures, to sum with
-    :func:`figures_totals`. Read as :func:`chit.checkpoint.codec.record_from` reads them."""
-    # `type(x) is int` is get_int's test for what orjson gives (exact ints, or bools).
-    turn, model, requested = d.get("turn"), d.get("model"), d.get("model_requested")
-    counts, cost = get_dict(d, "usage"), get_dict(d, "cost")
-    unpriced, version = cost.get("unpriced"), cost.get("prices_version")
-    get = counts.get
+    """What a report needs of a ``usage`` line, read as
+    :func:`chit.checkpoint.codec.record_from` reads it: the turn it states (``None``: none),
+    the model to show (reported, else requested), and its figures for
+    :func:`figures_totals`."""
+    get = get_dict(d, "usage").get
     figures = (
         get("input_tokens"),
         get("cache_read_tokens"),
         get("cache_write_tokens"),
         get("output_tokens"),
         get("reasoning_tokens"),
-        parse_usd(cost.get("usd")),
-        parse_usd(cost.get("saved_usd")),
-        unpriced if type(unpriced) is int else 0,
-        cost.get("partial") is True,
-        version if isinstance(version, str) else None,
+        *cost_fields(get_dict(d, "cost")),
     )
-    return (
-        turn if type(turn) is int else None,
-        (model if isinstance(model, str) else "")
-        or (requested if isinstance(requested, str) else ""),
-        figures,
-    )
+    model = get_opt_str(d, "model") or get_str(d, "model_requested")
+    return get_int(d, "turn"), model, figures
 
 
 def figures_totals(rows: list[Figures]) -> Totals:
-    """``Totals.of`` the records these figures come from, summed column by column: a report
-    over 10,000 requests builds no object per request. Tests check the two agree."""
+    """``Totals.of`` the records these figures come from, summed column by column
+    (:meth:`Usage.total`, :meth:`Cost.total`). Tests check the two agree."""
     if not rows:
         return Totals()
-    *columns, usd, saved, unpriced, partial, versions = zip(*rows, strict=True)
-    # What `count` accepts: orjson's ints are exact ints or bools, and `type` leaves bools out.
-    known = [[n for n in column if type(n) is int and n >= 0] for column in columns]
-    i, cr, cw, o, r = (sum(k) if k else None for k in known)
-    usage = Usage(i, cr, cw, o, r, len(rows) - len(known[0]), len(rows) - len(known[3]))
-    prices = [d for d in usd if d is not None]
-    savings = [d for d in saved if d is not None]
-    cost = Cost(
-        sum(prices[1:], prices[0]) if prices else None,
-        sum(savings[1:], savings[0]) if savings else None,
-        sum(unpriced),
-        any(partial),
-        # As `+` keeps it: the first non-empty one, else the last one.
-        next(filter(None, versions), versions[-1]),
+    *counts, usd, saved, unpriced, partial, versions = zip(*rows, strict=True)
+    # `count` for a whole column: orjson gives exact ints or bools, and `type` leaves bools out.
+    checked = [[n if type(n) is int and n >= 0 else None for n in c] for c in counts]
+    return Totals(
+        len(rows), Usage.total(checked), Cost.total(usd, saved, unpriced, partial, versions)
     )
-    return Totals(len(rows), usage, cost)
 
 
 # --- snapshots --------------------------------------------------------------------------

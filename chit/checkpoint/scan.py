@@ -54,7 +54,6 @@ from chit.state import Report
 
 _MESSAGE = b'{"type":"message"'
 _CLOSE = ord("}")
-_CHECKPOINT = b'{"type":"checkpoint"'
 # The turn as chit writes it; digits bounded so that the number is one orjson would read.
 _TURN = re.compile(rb'\{"type":"checkpoint","turn":(0|[1-9][0-9]{0,17})[,}]')
 
@@ -69,8 +68,6 @@ class Tally:
     """The header line as read (migrated)."""
     warnings: list[str]
     """What was wrong with the file and how it was read anyway, one line each."""
-    path: Path
-    """The file."""
 
 
 def tally(path: str | Path, block: int = 1 << 20) -> Tally:
@@ -101,7 +98,7 @@ def tally(path: str | Path, block: int = 1 << 20) -> Tally:
                 if fast and buf[end - 1] == _CLOSE:
                     if starts(_MESSAGE, begin):
                         continue
-                    if starts(_CHECKPOINT, begin) and (m := _TURN.match(buf, begin, end)):
+                    if m := _TURN.match(buf, begin, end):
                         turn = turns.checkpoint(int(m[1]))
                         last = (offset + begin, end - begin, number, turn, len(rows))
                         continue
@@ -130,7 +127,7 @@ def tally(path: str | Path, block: int = 1 << 20) -> Tally:
     if mark is not None:
         warnings += disagree_warning(_check(last_line, mark, version, rows, report))
     warnings += repriced_warning(repriced)
-    return Tally(report, header, warnings, path)
+    return Tally(report, header, warnings)
 
 
 class _Mark(NamedTuple):

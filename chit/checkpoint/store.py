@@ -21,7 +21,7 @@ from chit.checkpoint.figures import (
     usage_row,
 )
 from chit.checkpoint.journal import FORMAT, SCHEMA_VERSION
-from chit.checkpoint.read import TurnCounter
+from chit.checkpoint.read import TurnCounter, session_id_of
 from chit.checkpoint.scan import tally
 from chit.errors import SessionError
 from chit.pricing import Cost
@@ -232,26 +232,22 @@ def _from_tail(
     seen = dict.fromkeys(m for m in models if isinstance(m, str))
     turns = TurnCounter()
     turns.checkpoint(turn)
-    for line in reversed(after):
-        if line.get("type") == "usage":
-            if not isinstance(line.get("cost"), dict):
-                return None  # needs pricing: tally does that
-            stated, model, figures = usage_row(line)
-            request = figures_totals([figures])
-            requests += 1
-            tokens = tokens + request.usage
-            cost = cost + request.cost
-            turns.usage(stated)
-            seen.setdefault(model, None)
-    session_id = get_opt_str(header, "session_id") or path.stem
+    usage_lines = [line for line in reversed(after) if line.get("type") == "usage"]
+    if any(not isinstance(line.get("cost"), dict) for line in usage_lines):
+        return None  # needs pricing: tally does that
+    rows = [usage_row(line) for line in usage_lines]
+    for stated, model, _ in rows:
+        turns.usage(stated)
+        seen.setdefault(model, None)
+    since = figures_totals([figures for _, _, figures in rows])
     return SessionInfo(
-        session_id,
+        session_id_of(header, path),
         get_opt_str(header, "created_at"),
         list(seen),
         turns.last,
-        requests,
-        tokens,
-        cost,
+        requests + since.requests,
+        tokens + since.usage,
+        cost + since.cost,
         path,
         mtime,
     )
