@@ -106,18 +106,45 @@ class Cost:
 def cost_fields(
     data: dict[str, Any],
 ) -> tuple[Decimal | None, Decimal | None, int, bool, str | None]:
-    """The fields :meth:`Cost.from_json` reads from ``data``, in order, as a tuple (what
-    column-wise sums take)."""
-    unpriced = data.get("unpriced")
-    partial = data.get("partial")
-    version = data.get("prices_version")
+    """The fields :meth:`Cost.from_json` reads from ``data``, in order, as a tuple."""
     return (
         parse_usd(data.get("usd")),
         parse_usd(data.get("saved_usd")),
-        unpriced if isinstance(unpriced, int) and not isinstance(unpriced, bool) else 0,
-        partial if isinstance(partial, bool) else False,
-        version if isinstance(version, str) else None,
+        _unpriced(data.get("unpriced")),
+        data.get("partial") is True,
+        _version(data.get("prices_version")),
     )
+
+
+#: The fields of a cost as a file holds them, in :func:`cost_fields`' order.
+COST_KEYS = ("usd", "saved_usd", "unpriced", "partial", "prices_version")
+
+
+def cost_columns(
+    columns: Sequence[Sequence[Any]],
+) -> tuple[
+    Sequence[Decimal | None], Sequence[Decimal | None], list[int], list[bool], list[str | None]
+]:
+    """:func:`cost_fields` of many costs at once: ``columns[k][i]`` is field ``k``
+    (:data:`COST_KEYS`) of cost ``i`` as read, and the result is the columns
+    :meth:`Cost.total` takes. A report over thousands of requests reads them so: each rule
+    is applied to a whole column, and skipped where every value is one it keeps as it is."""
+    usd, saved, unpriced, partial, version = (list(c) for c in columns)
+    return (
+        parse_usds(usd),
+        parse_usds(saved),
+        unpriced if set(map(type, unpriced)) <= {int} else list(map(_unpriced, unpriced)),
+        partial if set(map(type, partial)) <= {bool} else [p is True for p in partial],
+        version if set(map(type, version)) <= {str, type(None)} else list(map(_version, version)),
+    )
+
+
+def _unpriced(value: object) -> int:
+    return value if isinstance(value, int) and not isinstance(value, bool) else 0
+
+
+def _version(value: object) -> str | None:
+    return value if isinstance(value, str) else None
 
 
 def parse_usd(value: object) -> Decimal | None:
@@ -132,6 +159,21 @@ def parse_usd(value: object) -> Decimal | None:
     if not d.is_finite() or not -40 <= d.adjusted() <= 20:
         return None if not d.is_finite() or d != 0 else Decimal(0)
     return d
+
+
+def parse_usds(values: Sequence[Any]) -> Sequence[Decimal | None]:
+    """``[parse_usd(v) for v in values]``: when every value is a string that
+    :func:`parse_usd` keeps, parsed and checked a column at a time."""
+    if set(map(type, values)) <= {str} and max(map(len, values), default=0) <= 64:
+        try:
+            parsed = list(map(Decimal, values))
+        except ArithmeticError:
+            return list(map(parse_usd, values))
+        sizes = list(map(Decimal.adjusted, parsed))
+        sane = min(sizes, default=0) >= -40 and max(sizes, default=0) <= 20
+        if sane and all(map(Decimal.is_finite, parsed)):
+            return parsed
+    return list(map(parse_usd, values))
 
 
 def genai_provider(provider: str, base_url: str | None) -> tuple[str | None, str | None]:

@@ -123,23 +123,20 @@ class Report:
         total: Callable[[list[Row]], Totals],
     ) -> Report:
         """Group ``(turn, model, request)`` rows, oldest first; ``total`` sums requests."""
-        models: dict[str, list[Row]] = {}
-        turns_of: dict[str, set[int]] = {}
-        for turn, model, row in rows:
-            if model not in models:
-                models[model], turns_of[model] = [], set()
-            models[model].append(row)
-            turns_of[model].add(turn)
-        everything = total([r for _, _, r in rows])
-        last = rows[-1][0] if rows else None
-        return cls(
-            session_id,
-            turns,
-            everything,
-            {
-                # One model served every request: its totals are the session's (summed once).
-                m: (len(turns_of[m]), everything if len(models) == 1 else total(group))
-                for m, group in models.items()
-            },
-            None if last is None else (last, total([r for t, _, r in rows if t == last])),
-        )
+        if not rows:
+            return cls(session_id, turns, total([]), {}, None)
+        # Column by column: a report over a long session groups tens of thousands of rows.
+        turn_of, model_of, requests = zip(*rows, strict=True)
+        everything = total(list(requests))
+        models = dict.fromkeys(model_of)
+        if len(models) == 1:  # one model served every request: its totals are the session's
+            by_model = {model_of[0]: (len(set(turn_of)), everything)}
+        else:
+            by_model = {}
+            for m in models:
+                mine = [i for i, x in enumerate(model_of) if x == m]
+                group = [requests[i] for i in mine]
+                by_model[m] = (len({turn_of[i] for i in mine}), total(group))
+        last = turn_of[-1]
+        last_requests = [r for t, r in zip(turn_of, requests, strict=True) if t == last]
+        return cls(session_id, turns, everything, by_model, (last, total(last_requests)))

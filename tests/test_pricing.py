@@ -8,7 +8,16 @@ import genai_prices
 from hypothesis import given
 from hypothesis import strategies as st
 
-from chit.pricing import Cost, genai_provider, price
+from chit.pricing import (
+    COST_KEYS,
+    Cost,
+    cost_columns,
+    cost_fields,
+    genai_provider,
+    parse_usd,
+    parse_usds,
+    price,
+)
 from chit.usage import Usage
 
 M = Decimal(1_000_000)
@@ -107,3 +116,65 @@ def test_total_of_columns_is_the_sum_of_the_costs(items: list[Cost]) -> None:
     )
     usd, saved, unpriced, partial, versions = [list(c) for c in columns] or [[]] * 5
     assert Cost.total(usd, saved, unpriced, partial, versions) == sum(items, Cost())
+
+
+# What a file may hold where a cost field belongs: decimal strings (some out of range or
+# not plain), and every other JSON type.
+usd_text = st.one_of(
+    st.decimals(allow_nan=False, allow_infinity=False, places=6, min_value=-5, max_value=5).map(
+        str
+    ),
+    st.sampled_from(
+        ["0", "-0", "0E-50", "1e999999", "1e-50", "NaN", "Infinity", " 2.5 ", "1_0", "", "x"]
+    ),
+    st.text(max_size=70),
+)
+field_value = st.one_of(
+    usd_text, st.none(), st.booleans(), st.integers(-3, 3), st.floats(allow_nan=False)
+)
+cost_objects = st.dictionaries(st.sampled_from(COST_KEYS), field_value, max_size=5)
+
+
+@given(st.lists(usd_text | field_value, max_size=8))
+def test_usd_column_parses_as_each_value_does(values: list[object]) -> None:
+    assert list(parse_usds(values)) == [parse_usd(v) for v in values]
+
+
+@given(st.lists(usd_text.filter(lambda v: parse_usd(v) is not None), min_size=1, max_size=8))
+def test_usd_column_of_readable_strings_parses_in_one_pass(values: list[str]) -> None:
+    # The column-at-a-time path (every value a string parse_usd keeps) gives the same.
+    assert list(parse_usds(values)) == [parse_usd(v) for v in values]
+
+
+well_formed = st.fixed_dictionaries(
+    {
+        "usd": usd_text.filter(lambda v: parse_usd(v) is not None),
+        "saved_usd": usd_text.filter(lambda v: parse_usd(v) is not None),
+        "unpriced": st.integers(0, 3),
+        "partial": st.booleans(),
+        "prices_version": st.none() | st.sampled_from(["", "0.0.40"]),
+    }
+)
+
+
+kinds = [usd_text, st.none(), st.booleans(), st.integers(-3, 3), st.floats(allow_nan=False)]
+# Columns each of one kind: where a rule may be skipped for the whole column.
+uniform_costs = st.integers(0, 6).flatmap(
+    lambda n: st.tuples(
+        *(
+            st.sampled_from(kinds).flatmap(lambda k: st.lists(k, min_size=n, max_size=n))
+            for _ in COST_KEYS
+        )
+    ).map(
+        lambda columns: [
+            dict(zip(COST_KEYS, row, strict=True)) for row in zip(*columns, strict=True)
+        ]
+    )
+)
+
+
+@given(st.lists(cost_objects | well_formed, max_size=8) | uniform_costs)
+def test_cost_columns_read_as_cost_fields_does(costs: list[dict[str, object]]) -> None:
+    columns = [[c.get(k) for c in costs] for k in COST_KEYS]
+    fields = [cost_fields(c) for c in costs]
+    assert [list(c) for c in cost_columns(columns)] == [[f[k] for f in fields] for k in range(5)]

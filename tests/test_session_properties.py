@@ -331,3 +331,30 @@ def test_figures_sum_as_the_records_do(lines: list[dict[str, Any]]) -> None:
     assert figures_totals([figures for _, _, figures in rows]) == Totals.of(records)
     assert [model for _, model, _ in rows] == [r.response.model_name for r in records]
     assert [turn for turn, _, _ in rows] == [get_int(line, "turn") for line in lines]
+
+
+count_kinds = [st.integers(0, 10**9), st.integers(-5, 10), st.booleans(), st.none(), odd]
+# Usage objects whose every count column is of one kind: where a check may be made for the
+# whole column at once.
+uniform_usages = st.integers(1, 6).flatmap(
+    lambda n: st.tuples(
+        *(
+            st.sampled_from(count_kinds).flatmap(lambda k: st.lists(k, min_size=n, max_size=n))
+            for _ in FIELDS
+        )
+    ).map(
+        lambda columns: [dict(zip(FIELDS, row, strict=True)) for row in zip(*columns, strict=True)]
+    )
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(uniform_usages)
+def test_count_columns_sum_as_the_records_do(usages: list[dict[str, Any]]) -> None:
+    from chit.checkpoint.codec import record_from
+    from chit.checkpoint.figures import figures_totals, usage_row
+    from chit.state import Totals
+
+    lines = [{"type": "usage", "usage": u, "cost": {}} for u in usages]
+    records = [record_from(line, 1)[0] for line in lines]
+    assert figures_totals([usage_row(line)[2] for line in lines]) == Totals.of(records)

@@ -8,10 +8,12 @@ takes its default (see the table in :mod:`chit.checkpoint.journal` for the names
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from decimal import Decimal
+from operator import itemgetter
 from typing import Any
 
-from chit.pricing import Cost, cost_fields, parse_usd
+from chit.pricing import COST_KEYS, Cost, cost_columns, parse_usd
 from chit.state import Totals
 from chit.usage import FIELDS, Usage
 
@@ -68,11 +70,11 @@ def count(value: object) -> int | None:
     return None
 
 
-#: A usage line's figures: its five counts as the line holds them (checked when summed),
-#: then the fields of its cost (:func:`chit.pricing.cost_fields`).
-Figures = tuple[
-    object, object, object, object, object, Decimal | None, Decimal | None, int, bool, str | None
-]
+#: A usage line's figures as it holds them: the five counts (``FIELDS``) of its ``usage``,
+#: and the fields of its ``cost`` (``COST_KEYS``), read and checked when summed.
+Figures = tuple[tuple[object, ...], tuple[object, ...]]
+
+_COUNTS, _COST = itemgetter(*FIELDS), itemgetter(*COST_KEYS)
 
 
 def usage_row(d: dict[str, Any]) -> tuple[int | None, str, Figures]:
@@ -80,30 +82,40 @@ def usage_row(d: dict[str, Any]) -> tuple[int | None, str, Figures]:
     :func:`chit.checkpoint.codec.record_from` reads it: the turn it states (``None``: none),
     the model to show (reported, else requested), and its figures for
     :func:`figures_totals`."""
-    get = get_dict(d, "usage").get
-    figures = (
-        get("input_tokens"),
-        get("cache_read_tokens"),
-        get("cache_write_tokens"),
-        get("output_tokens"),
-        get("reasoning_tokens"),
-        *cost_fields(get_dict(d, "cost")),
-    )
-    model = get_opt_str(d, "model") or get_str(d, "model_requested")
-    return get_int(d, "turn"), model, figures
+    # The getters' rules, inlined: a report reads tens of thousands of these lines.
+    turn, model, usage, cost = d.get("turn"), d.get("model"), d.get("usage"), d.get("cost")
+    if type(turn) is not int:
+        turn = get_int(d, "turn")
+    if not model or type(model) is not str:
+        model = get_str(d, "model_requested")
+    if type(usage) is not dict:
+        usage = {}
+    if type(cost) is not dict:
+        cost = {}
+    try:  # the usual line has every field: read in one call each
+        figures = _COUNTS(usage), _COST(cost)
+    except KeyError:
+        figures = tuple(map(usage.get, FIELDS)), tuple(map(cost.get, COST_KEYS))
+    return turn, model, figures
 
 
-def figures_totals(rows: list[Figures]) -> Totals:
+def figures_totals(rows: Sequence[Figures]) -> Totals:
     """``Totals.of`` the records these figures come from, summed column by column
     (:meth:`Usage.total`, :meth:`Cost.total`). Tests check the two agree."""
     if not rows:
         return Totals()
-    *counts, usd, saved, unpriced, partial, versions = zip(*rows, strict=True)
-    # `count` for a whole column: orjson gives exact ints or bools, and `type` leaves bools out.
-    checked = [[n if type(n) is int and n >= 0 else None for n in c] for c in counts]
+    counts, costs = zip(*rows, strict=True)
+    checked = [_counts(c) for c in zip(*counts, strict=True)]
     return Totals(
-        len(rows), Usage.total(checked), Cost.total(usd, saved, unpriced, partial, versions)
+        len(rows), Usage.total(checked), Cost.total(*cost_columns(list(zip(*costs, strict=True))))
     )
+
+
+def _counts(column: Sequence[Any]) -> list[int | None]:
+    """``count`` of each value; checked a column at a time where every value is one."""
+    if set(map(type, column)) <= {int} and min(column, default=0) >= 0:
+        return list(column)
+    return list(map(count, column))
 
 
 # --- snapshots --------------------------------------------------------------------------

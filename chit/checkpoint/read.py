@@ -219,12 +219,16 @@ class TurnCounter:
         """The turn of a usage line stating ``turn`` (``None``: it states none)."""
         if turn is None:
             turn = self.last if self.open else self.last + 1
-        self.last, self.open = max(self.last, turn), True
+        if turn > self.last:
+            self.last = turn
+        self.open = True
         return turn
 
     def checkpoint(self, turn: int | None) -> int:
         """The turn a checkpoint line closes."""
         if turn is None:
             turn = self.last if self.open else self.last + 1
-        self.last, self.open = max(self.last, turn), False
+        if turn > self.last:
+            self.last = turn
+        self.open = False
         return turn

@@ -29,6 +29,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NamedTuple
 
+from orjson import JSONDecodeError, loads
+
 from chit.checkpoint.figures import (
     Figures,
     cost_json,
@@ -53,6 +55,7 @@ from chit.checkpoint.read import (
 from chit.state import Report
 
 _MESSAGE = b'{"type":"message"'
+_USAGE = b'{"type":"usage",'
 _CLOSE = ord("}")
 # The turn as chit writes it; digits bounded so that the number is one orjson would read.
 _TURN = re.compile(rb'\{"type":"checkpoint","turn":(0|[1-9][0-9]{0,17})[,}]')
@@ -75,14 +78,20 @@ def tally(path: str | Path, block: int = 1 << 20) -> Tally:
 
     ``block``: how many bytes to read at a time (tests take small ones to cut lines).
     """
-    path = Path(path)
+    # Collection resumes once _tally's figures are gone: left for it to walk, the first
+    # collection after reading would take as long as summing them.
+    with no_cycle_collection():
+        return _tally(Path(path), block)
+
+
+def _tally(path: Path, block: int) -> Tally:
     turns = TurnCounter()
     rows: list[tuple[int, str, Figures]] = []
     bad: list[int] = []
     repriced = 0
     last: tuple[int, int, int, int, int] | None = None  # the last checkpoint, a _Mark
     number = 1
-    with no_cycle_collection(), opened(path) as f:
+    with opened(path) as f:
         _, header, version = read_header(f, path)
         # Lines of another version may need migrating: decode them all.
         fast = version == SCHEMA_VERSION
@@ -94,18 +103,26 @@ def tally(path: str | Path, block: int = 1 << 20) -> Tally:
                 begin, start = start, end + 1
                 if end == begin:
                     continue
+                decoded: tuple[str, dict[str, Any]] | None = None
                 # A line as chit writes it ends with "}"; a torn one chit closed does not.
                 if fast and buf[end - 1] == _CLOSE:
                     if starts(_MESSAGE, begin):
                         continue
-                    if m := _TURN.match(buf, begin, end):
+                    if starts(_USAGE, begin):
+                        try:  # decoded here: this is most of the time a report takes
+                            decoded = "usage", loads(buf[begin:end])
+                        except JSONDecodeError:
+                            bad.append(number)
+                            continue
+                    elif m := _TURN.match(buf, begin, end):
                         turn = turns.checkpoint(int(m[1]))
                         last = (offset + begin, end - begin, number, turn, len(rows))
                         continue
-                decoded = decode(buf[begin:end], version)
-                if decoded is None:
-                    bad.append(number)
-                    continue
+                if decoded is None or decoded[1].get("type") != "usage":
+                    decoded = decode(buf[begin:end], version)
+                    if decoded is None:
+                        bad.append(number)
+                        continue
                 kind, line = decoded
                 if kind == "usage":
                     if not isinstance(line.get("cost"), dict):
