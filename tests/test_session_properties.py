@@ -114,7 +114,7 @@ def folder(tmp_path: Path) -> Path:
     return tmp_path / f"h{next(_folders)}"
 
 
-def same_figures(path: Path, loaded: Loaded, block: int = 1 << 20) -> None:
+def same_figures(path: Path, loaded: Loaded, block: int = 1 << 16) -> None:
     """`tally` reads the file as the full load did: the same report, every figure."""
     read = tally(path, block)
     assert read.warnings == tally(path).warnings  # however the file was cut into blocks

@@ -70,9 +70,9 @@ def count(value: object) -> int | None:
     return None
 
 
-#: A usage line's figures as it holds them: the five counts (``FIELDS``) of its ``usage``,
-#: and the fields of its ``cost`` (``COST_KEYS``), read and checked when summed.
-Figures = tuple[tuple[object, ...], tuple[object, ...]]
+#: A usage line's figures as it holds them, one flat tuple: the five counts (``FIELDS``) of
+#: its ``usage``, then the fields of its ``cost`` (``COST_KEYS``); checked when summed.
+Figures = tuple[object, ...]
 
 _COUNTS, _COST = itemgetter(*FIELDS), itemgetter(*COST_KEYS)
 
@@ -93,9 +93,9 @@ def usage_row(d: dict[str, Any]) -> tuple[int | None, str, Figures]:
     if type(cost) is not dict:
         cost = {}
     try:  # the usual line has every field: read in one call each
-        figures = _COUNTS(usage), _COST(cost)
+        figures = _COUNTS(usage) + _COST(cost)
     except KeyError:
-        figures = tuple(map(usage.get, FIELDS)), tuple(map(cost.get, COST_KEYS))
+        figures = (*map(usage.get, FIELDS), *map(cost.get, COST_KEYS))
     return turn, model, figures
 
 
@@ -104,10 +104,10 @@ def figures_totals(rows: Sequence[Figures]) -> Totals:
     (:meth:`Usage.total`, :meth:`Cost.total`). Tests check the two agree."""
     if not rows:
         return Totals()
-    counts, costs = zip(*rows, strict=True)
-    checked = [_counts(c) for c in zip(*counts, strict=True)]
+    columns = list(zip(*rows, strict=True))
+    counts, costs = columns[: len(FIELDS)], columns[len(FIELDS) :]
     return Totals(
-        len(rows), Usage.total(checked), Cost.total(*cost_columns(list(zip(*costs, strict=True))))
+        len(rows), Usage.total([_counts(c) for c in counts]), Cost.total(*cost_columns(costs))
     )
 
 

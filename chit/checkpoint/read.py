@@ -1,6 +1,6 @@
 """Reading a session file, the parts the readers share: opening it, the header and its
 version, the in-memory migrations, decoding a line, turn numbering, the warnings about
-what a file holds; and :class:`Blocks`, for reading a long file in pieces.
+what a file holds.
 
 Readers (:mod:`.loader`, :mod:`.scan`) raise only :class:`~chit.errors.SessionError`.
 """
@@ -10,9 +10,8 @@ from __future__ import annotations
 import gc
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from io import BufferedReader
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import orjson
 
@@ -30,10 +29,10 @@ _LIST_AT_MOST = 10
 
 
 @contextmanager
-def opened(path: Path) -> Iterator[BufferedReader]:
+def opened(path: Path, buffering: int = -1) -> Iterator[BinaryIO]:
     """The session file, open for reading; an error reading it is a :class:`SessionError`."""
     try:
-        with open(path, "rb") as f:
+        with open(path, "rb", buffering=buffering) as f:
             yield f
     except FileNotFoundError:
         raise SessionError(f"no session file {path}") from None
@@ -43,7 +42,7 @@ def opened(path: Path) -> Iterator[BufferedReader]:
         raise SessionError(f"cannot read {path}: {e.strerror or e}") from None
 
 
-def read_header(f: BufferedReader, path: Path) -> tuple[bytes, dict[str, Any], int]:
+def read_header(f: BinaryIO, path: Path) -> tuple[bytes, dict[str, Any], int]:
     """The first line (without its newline), the header it holds (migrated) and the version
     it was written with; :class:`SessionError` when the file is no session chit reads."""
     first = f.readline()
@@ -59,34 +58,6 @@ def read_header(f: BufferedReader, path: Path) -> tuple[bytes, dict[str, Any], i
     if version < SCHEMA_VERSION:
         header = migrate(header, version)
     return first, header, version
-
-
-class Blocks:
-    """The rest of a session file, a block of whole lines at a time, read into one buffer
-    used again and again: for a long session that is faster than reading the whole file
-    into fresh memory (which the kernel must first map page by page)."""
-
-    def __init__(self, f: BufferedReader, size: int = 1 << 20) -> None:
-        self._f = f
-        self._size = max(size, 1)
-        self.torn = False
-        """Whether the file ends with a line cut off before its newline (after iterating)."""
-
-    def __iter__(self) -> Iterator[tuple[bytearray, int, int]]:
-        """``(buffer, end, offset)``: ``buffer[:end]`` is whole lines, from ``offset`` on in
-        the file. The buffer is overwritten by the next block."""
-        buf = bytearray(self._size)
-        offset, carry = self._f.tell(), 0
-        while read := self._f.readinto(memoryview(buf)[carry:]):
-            filled = carry + read
-            end = buf.rfind(b"\n", 0, filled) + 1
-            if end:
-                yield buf, end, offset
-            offset, carry = offset + end, filled - end
-            buf[:carry] = buf[end:filled]
-            if carry == len(buf):  # one line longer than the buffer
-                buf.extend(bytes(len(buf)))
-        self.torn = carry > 0
 
 
 def _header(first: bytes, path: Path) -> dict[str, Any]:
