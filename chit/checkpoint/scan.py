@@ -88,7 +88,7 @@ def _tally(path: Path, buffering: int) -> Tally:
     rows: list[tuple[int, str, Figures]] = []
     bad: list[int] = []
     repriced, torn = 0, None
-    last: _Mark | None = None
+    last: tuple[bytes, int, int, int] | None = None  # a _Mark (made at the end: it is slower)
     with opened(path, buffering) as f:
         _, header, version = read_header(f, path)
         # Lines of another version may need migrating: decode them all.
@@ -109,7 +109,7 @@ def _tally(path: Path, buffering: int) -> Tally:
                     if line.get("type") != "usage":
                         line = None  # a key repeated: read as any other line
                 elif m := _TURN.match(text):
-                    last = _Mark(text, number, turns.checkpoint(int(m[1])), len(rows))
+                    last = text, number, turns.checkpoint(int(m[1])), len(rows)
                     continue
             if line is None:
                 if not text.endswith(b"\n"):
@@ -124,7 +124,7 @@ def _tally(path: Path, buffering: int) -> Tally:
                 kind, line = decoded
                 if kind == "checkpoint":
                     turn = turns.checkpoint(get_int(line, "turn"))
-                    last = _Mark(text, number, turn, len(rows))
+                    last = text, number, turn, len(rows)
                 elif kind == "message" and not _is_message(line):
                     bad.append(number)
                 if kind != "usage":
@@ -137,7 +137,7 @@ def _tally(path: Path, buffering: int) -> Tally:
     report = Report.of(session_id_of(header, path), turns.last, rows, figures_totals)
     warnings = damage_warnings(torn, bad)
     if last is not None:
-        warnings += disagree_warning(_check(last, version, rows, report))
+        warnings += disagree_warning(_check(_Mark(*last), version, rows, report))
     warnings += repriced_warning(repriced)
     return Tally(report, header, warnings)
 
