@@ -147,16 +147,20 @@ def _version(value: object) -> str | None:
     return value if isinstance(value, str) else None
 
 
+#: The longest decimal string of USD read, and the range of its exponent (``adjusted()``):
+#: a hand-edited "1e999999999" must not turn into a billion digits.
+_USD_LENGTH, _USD_LOWEST, _USD_HIGHEST = 64, -40, 20
+
+
 def parse_usd(value: object) -> Decimal | None:
     """A finite decimal string of USD of sane size, else ``None`` (never raises)."""
-    if not isinstance(value, str) or len(value) > 64:
+    if not isinstance(value, str) or len(value) > _USD_LENGTH:
         return None
     try:
         d = Decimal(value)
     except ArithmeticError:
         return None
-    # Bounded exponent: a hand-edited "1e999999999" must not turn into a billion digits.
-    if not d.is_finite() or not -40 <= d.adjusted() <= 20:
+    if not d.is_finite() or not _USD_LOWEST <= d.adjusted() <= _USD_HIGHEST:
         return None if not d.is_finite() or d != 0 else Decimal(0)
     return d
 
@@ -164,13 +168,13 @@ def parse_usd(value: object) -> Decimal | None:
 def parse_usds(values: Sequence[Any]) -> Sequence[Decimal | None]:
     """``[parse_usd(v) for v in values]``: when every value is a string that
     :func:`parse_usd` keeps, parsed and checked a column at a time."""
-    if set(map(type, values)) <= {str} and max(map(len, values), default=0) <= 64:
+    if set(map(type, values)) <= {str} and max(map(len, values), default=0) <= _USD_LENGTH:
         try:
             parsed = list(map(Decimal, values))
         except ArithmeticError:
             return list(map(parse_usd, values))
         sizes = list(map(Decimal.adjusted, parsed))
-        sane = min(sizes, default=0) >= -40 and max(sizes, default=0) <= 20
+        sane = min(sizes, default=0) >= _USD_LOWEST and max(sizes, default=0) <= _USD_HIGHEST
         if sane and all(map(Decimal.is_finite, parsed)):
             return parsed
     return list(map(parse_usd, values))

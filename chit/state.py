@@ -128,15 +128,19 @@ class Report:
         # Column by column: a report over a long session groups tens of thousands of rows.
         turn_of, model_of, requests = zip(*rows, strict=True)
         everything = total(list(requests))
-        models = dict.fromkeys(model_of)
-        if len(models) == 1:  # one model served every request: its totals are the session's
+        if len(set(model_of)) == 1:  # one model served every request: the session's totals
             by_model = {model_of[0]: (len(set(turn_of)), everything)}
         else:
-            by_model = {}
-            for m in models:
-                mine = [i for i, x in enumerate(model_of) if x == m]
-                group = [requests[i] for i in mine]
-                by_model[m] = (len({turn_of[i] for i in mine}), total(group))
+            rows_of: dict[str, list[int]] = {}
+            for i, m in enumerate(model_of):
+                if m in rows_of:
+                    rows_of[m].append(i)
+                else:
+                    rows_of[m] = [i]
+            by_model = {
+                m: (len({turn_of[i] for i in mine}), total([requests[i] for i in mine]))
+                for m, mine in rows_of.items()
+            }
         last = turn_of[-1]
         last_requests = [r for t, r in zip(turn_of, requests, strict=True) if t == last]
         return cls(session_id, turns, everything, by_model, (last, total(last_requests)))

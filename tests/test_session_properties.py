@@ -114,10 +114,10 @@ def folder(tmp_path: Path) -> Path:
     return tmp_path / f"h{next(_folders)}"
 
 
-def same_figures(path: Path, loaded: Loaded, block: int = 1 << 16) -> None:
+def same_figures(path: Path, loaded: Loaded, buffering: int = 1 << 16) -> None:
     """`tally` reads the file as the full load did: the same report, every figure."""
-    read = tally(path, block)
-    assert read.warnings == tally(path).warnings  # however the file was cut into blocks
+    read = tally(path, buffering)
+    assert read.warnings == tally(path).warnings  # however much was read at a time
     report = loaded.state.report()
     damaged = any("damaged" in w for w in loaded.warnings)
     if not damaged:
@@ -148,7 +148,7 @@ def test_write_then_load_round_trips(tmp_path: Path, plan: Any) -> None:
 @SETTINGS
 @given(turns, st.data())
 def test_any_prefix_loads_as_a_prefix(tmp_path: Path, plan: Any, data: st.DataObject) -> None:
-    block = data.draw(st.integers(1, 600))
+    buffering = data.draw(st.integers(1, 600))
     s, state = write(folder(tmp_path), plan)
     whole = s.path.read_bytes()
     header_end = whole.index(b"\n") + 1
@@ -171,7 +171,7 @@ def test_any_prefix_loads_as_a_prefix(tmp_path: Path, plan: Any, data: st.DataOb
     assert loaded.state.messages == state.messages[: len(loaded.state.messages)]
     assert len([w for w in loaded.warnings if "incomplete" in w]) <= 1
     assert not [w for w in loaded.warnings if "damaged" in w]
-    same_figures(part, loaded, block)
+    same_figures(part, loaded, buffering)
 
 
 @SETTINGS
@@ -181,7 +181,7 @@ def test_any_prefix_loads_as_a_prefix(tmp_path: Path, plan: Any, data: st.DataOb
     st.integers(1, 600),
 )
 def test_damage_gives_a_state_or_a_session_error(
-    tmp_path: Path, plan: Any, flips: list[tuple[int, int]], block: int
+    tmp_path: Path, plan: Any, flips: list[tuple[int, int]], buffering: int
 ) -> None:
     s, _ = write(folder(tmp_path), plan)
     data = bytearray(s.path.read_bytes())
@@ -192,9 +192,9 @@ def test_damage_gives_a_state_or_a_session_error(
         loaded = load(s.path)
     except SessionError:
         with pytest.raises(SessionError):
-            tally(s.path, block)
+            tally(s.path, buffering)
         return
-    same_figures(s.path, loaded, block)
+    same_figures(s.path, loaded, buffering)
     # Whatever loaded is a consistent state: totals add up and serialize.
     assert loaded.totals == loaded.state.totals()
     loaded.totals.to_json()

@@ -112,7 +112,8 @@ def figures_totals(rows: Sequence[Figures]) -> Totals:
 
 
 def _counts(column: Sequence[Any]) -> list[int | None]:
-    """``count`` of each value; checked a column at a time where every value is one."""
+    """``count`` of each value; checked a column at a time where every value is already
+    a count."""
     if set(map(type, column)) <= {int} and min(column, default=0) >= 0:
         return list(column)
     return list(map(count, column))

@@ -30,7 +30,8 @@ _LIST_AT_MOST = 10
 
 @contextmanager
 def opened(path: Path, buffering: int = -1) -> Iterator[BinaryIO]:
-    """The session file, open for reading; an error reading it is a :class:`SessionError`."""
+    """The session file, open for reading (``buffering`` as for :func:`open`); an error
+    reading it is a :class:`SessionError`."""
     try:
         with open(path, "rb", buffering=buffering) as f:
             yield f

@@ -55,7 +55,6 @@ from chit.state import Report
 
 _MESSAGE = b'{"type":"message"'
 _USAGE = b'{"type":"usage",'
-_CLOSE = ord("}")
 # The turn as chit writes it; digits bounded so that the number is one orjson would read.
 _TURN = re.compile(rb'\{"type":"checkpoint","turn":(0|[1-9][0-9]{0,17})[,}]')
 
@@ -75,7 +74,8 @@ class Tally:
 def tally(path: str | Path, buffering: int = 1 << 16) -> Tally:
     """The usage report of a session file; :class:`SessionError` when it is not one.
 
-    ``buffering``: how many bytes to read at a time (tests take small ones).
+    ``buffering``: how many bytes to read at a time (tests take small ones; 0 and 1 mean
+    other things to :func:`open`, so it reads at least 2).
     """
     # Collection resumes once _tally's figures are gone: left for it to walk, the first
     # collection after reading would take as long as summing them.
@@ -88,15 +88,18 @@ def _tally(path: Path, buffering: int) -> Tally:
     rows: list[tuple[int, str, Figures]] = []
     bad: list[int] = []
     repriced, torn = 0, None
-    last: tuple[bytes, int, int, int] | None = None  # a _Mark (made at the end: it is slower)
+    # The last checkpoint: a _Mark's fields, as a plain tuple (a NamedTuple's constructor is
+    # Python code, too slow to call for every checkpoint).
+    last: tuple[bytes, int, int, int] | None = None
     with opened(path, buffering) as f:
         _, header, version = read_header(f, path)
         # Lines of another version may need migrating: decode them all.
         fast = version == SCHEMA_VERSION
         # Line by line from the file's own buffer: faster than finding the lines ourselves.
         for number, text in enumerate(f, 2):
-            line = None
-            # A line as chit writes it ends with "}"; a torn one chit closed does not.
+            line = None  # a usage line, once decoded
+            # The shortcuts, for lines as chit writes them: these end with "}" (a torn line
+            # chit closed does not).
             if fast and text.endswith(b"}\n"):
                 if text.startswith(_MESSAGE):
                     continue
@@ -111,7 +114,7 @@ def _tally(path: Path, buffering: int) -> Tally:
                 elif m := _TURN.match(text):
                     last = text, number, turns.checkpoint(int(m[1])), len(rows)
                     continue
-            if line is None:
+            if line is None:  # any other line: decoded as a full load decodes it
                 if not text.endswith(b"\n"):
                     torn = number  # the last line, cut off by a crash: ignored
                     break
@@ -129,6 +132,7 @@ def _tally(path: Path, buffering: int) -> Tally:
                     bad.append(number)
                 if kind != "usage":
                     continue
+            # A usage line.
             if type(line.get("cost")) is not dict:
                 line = _priced(line)
                 repriced += 1
@@ -146,7 +150,7 @@ class _Mark(NamedTuple):
     """A checkpoint line, and what stood when it was written."""
 
     line: bytes
-    """The line."""
+    """The line as read (with its newline)."""
     number: int
     """Its line number."""
     turn: int
