@@ -133,10 +133,7 @@ class Report:
         else:
             rows_of: dict[str, list[int]] = {}
             for i, m in enumerate(model_of):
-                if m in rows_of:
-                    rows_of[m].append(i)
-                else:
-                    rows_of[m] = [i]
+                rows_of.setdefault(m, []).append(i)
             by_model = {
                 m: (len({turn_of[i] for i in mine}), total([requests[i] for i in mine]))
                 for m, mine in rows_of.items()

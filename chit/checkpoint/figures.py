@@ -45,15 +45,16 @@ def get_dict(d: dict[str, Any], key: str) -> dict[str, Any]:
 # --- money ------------------------------------------------------------------------------
 
 
-def _usd(value: Decimal | None) -> str | None:
+def usd_json(value: Decimal | None) -> str | None:
+    """An amount of USD as a file holds it: an exact decimal string."""
     return None if value is None else format(value, "f")
 
 
 def cost_json(cost: Cost) -> dict[str, Any]:
     """A cost with exact decimal strings (``Cost.to_json`` rounds to six places)."""
     return {
-        "usd": _usd(cost.usd),
-        "saved_usd": _usd(cost.saved_usd),
+        "usd": usd_json(cost.usd),
+        "saved_usd": usd_json(cost.saved_usd),
         "unpriced": cost.unpriced,
         "partial": cost.partial,
         "prices_version": cost.prices_version,
