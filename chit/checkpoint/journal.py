@@ -40,8 +40,8 @@ checkpoint lines by those first bytes (a line in another layout is decoded in fu
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
-import re
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -51,6 +51,7 @@ from typing import Any
 
 import orjson
 
+from chit.credentials import MARK, credential_values, redact_text
 from chit.errors import ChitError
 
 #: The session file format's version; a reader refuses files with a larger one.
@@ -63,10 +64,6 @@ FORMAT = "chit.session"
 #: Line types the loader interprets itself; any other type is an event.
 CORE_TYPES = frozenset({"session", "message", "usage", "checkpoint", "rewind"})
 
-#: Environment variables whose values are credentials (values under 8 characters are
-#: left alone: "true", "1" and the like are no secret and would blank out common words).
-_SECRET_NAME = re.compile(r"API_?KEY|TOKEN|SECRET|PASSWORD|CREDENTIAL", re.I)
-_REDACTED = b"[redacted]"
 _TORN_MARK = b" [torn]\n"
 
 
@@ -95,42 +92,78 @@ def _default(value: object) -> Any:
 _OPTIONS = orjson.OPT_APPEND_NEWLINE | orjson.OPT_NON_STR_KEYS
 
 
-def _scrub(value: Any) -> Any:
+def _scrub(value: Any, secrets_: tuple[str, ...] = ()) -> Any:
+    """``value`` as plain JSON data that orjson can write: every string UTF-8 (a lone
+    surrogate becomes ``?``) with each credential value in ``secrets_`` blanked out, keys
+    included, and integers past 64 bits kept as text."""
     if isinstance(value, str):
-        return value.encode("utf-8", "replace").decode("utf-8")
+        return redact_text(value.encode("utf-8", "replace").decode("utf-8"), secrets_)
     if isinstance(value, dict):
-        return {_scrub(k): _scrub(v) for k, v in value.items()}
+        return {
+            # orjson writes keys of these types as text; any other becomes its text here.
+            _scrub(k if k is None or isinstance(k, str | int | float) else str(k), secrets_): (
+                _scrub(v, secrets_)
+            )
+            for k, v in value.items()
+        }
     if isinstance(value, list | tuple):
-        return [_scrub(v) for v in value]
+        return [_scrub(v, secrets_) for v in value]
     if isinstance(value, int) and not isinstance(value, bool):
         # Past orjson's 64-bit range: keep the digits as text.
         return value if -(2**63) <= value < 2**64 else str(value)
-    return value
+    if value is None or isinstance(value, bool | float):
+        return value
+    # Anything else (Decimal, bytes, a dataclass, ...) is scrubbed as the JSON it is written as.
+    try:
+        plain = orjson.loads(orjson.dumps(value, default=_default))
+    except orjson.JSONEncodeError:
+        plain = _default(value)
+    return _scrub(plain, secrets_)
 
 
-def secret_values(environ: dict[str, str] | None = None) -> tuple[bytes, ...]:
-    """Values of environment variables that hold credentials (never written anywhere)."""
-    env = os.environ if environ is None else environ
-    found = {v for k, v in env.items() if _SECRET_NAME.search(k) and len(v.strip()) >= 8}
-    return tuple(sorted((v.strip().encode() for v in found), key=len, reverse=True))
+def secret_values(environ: dict[str, str] | None = None) -> tuple[str, ...]:
+    """Values of environment variables that hold credentials (never written anywhere); the
+    rule is :mod:`chit.credentials`'."""
+    return credential_values(environ)
 
 
-def encode(line: dict[str, Any], secrets_: tuple[bytes, ...] = ()) -> bytes:
-    """One line as bytes, newline included, with any credential value blanked out."""
+def encode(line: dict[str, Any], secrets_: tuple[str, ...] = ()) -> bytes:
+    """One line as bytes, newline included, with any credential value blanked out of every
+    string it holds (before encoding: an escaped value would not match the encoded line)."""
     try:
         data = orjson.dumps(line, default=_default, option=_OPTIONS)
     except orjson.JSONEncodeError:
         # A lone surrogate (a provider's odd escape) is not UTF-8: write a stand-in for it.
-        data = orjson.dumps(_scrub(line), default=_default, option=_OPTIONS)
-    return redact(data, secrets_)
-
-
-def redact(data: bytes, secrets_: tuple[bytes, ...]) -> bytes:
-    """``data`` with every credential value blanked out."""
-    for secret in secrets_:
-        if secret in data:
-            data = data.replace(secret, _REDACTED)
+        data = orjson.dumps(_scrub(line), option=_OPTIONS)
+    if _may_hold(data, secrets_):
+        data = orjson.dumps(_scrub(line, secrets_), option=_OPTIONS)
     return data
+
+
+def redact(data: bytes, secrets_: tuple[str, ...]) -> bytes:
+    """An encoded line (a fork's or an export's copy, any fields) with every credential
+    value blanked out of its decoded strings: decoded, scrubbed and encoded again."""
+    if not _may_hold(data, secrets_):
+        return data
+    try:
+        line = orjson.loads(data)
+    except orjson.JSONDecodeError:
+        # Not JSON (a reader never hands such a line on): blank out what shows.
+        for secret in _utf8(secrets_):
+            data = data.replace(secret, MARK.encode())
+        return data
+    return orjson.dumps(_scrub(line, secrets_), option=_OPTIONS)
+
+
+def _may_hold(data: bytes, secrets_: tuple[str, ...]) -> bool:
+    # An encoded line without a backslash has no escapes, so each of its strings is there
+    # byte for byte: if no secret's bytes are either, none of its strings holds a secret.
+    return bool(secrets_) and (b"\\" in data or any(s in data for s in _utf8(secrets_)))
+
+
+@functools.lru_cache(maxsize=8)
+def _utf8(secrets_: tuple[str, ...]) -> tuple[bytes, ...]:
+    return tuple(s.encode("utf-8", "surrogatepass") for s in secrets_)
 
 
 class FileOps:
@@ -197,7 +230,7 @@ class Appender:
     """The session file."""
     ops: FileOps = OS_OPS
     """The OS calls to use."""
-    secrets: tuple[bytes, ...] = ()
+    secrets: tuple[str, ...] = ()
     """Credential values to blank out of every line."""
     ends_clean: bool | None = None
     """Whether the file ends with a newline; ``None`` when not known (checked before writing)."""
@@ -253,7 +286,7 @@ def _ends_with_newline(path: Path) -> bool:
 
 
 def create_file(
-    path: Path, header: dict[str, Any], ops: FileOps, secrets_: tuple[bytes, ...]
+    path: Path, header: dict[str, Any], ops: FileOps, secrets_: tuple[str, ...]
 ) -> None:
     """Create a new session file (0600) holding its header, synced to disk with its folder."""
     data = encode(header, secrets_)
@@ -275,7 +308,7 @@ def create_file(
 
 
 def write_atomic(
-    dest: Path, lines: Iterable[dict[str, Any] | bytes], ops: FileOps, secrets_: tuple[bytes, ...]
+    dest: Path, lines: Iterable[dict[str, Any] | bytes], ops: FileOps, secrets_: tuple[str, ...]
 ) -> None:
     """Write a whole file beside ``dest``, ``fsync`` it and rename it into place (0600).
 
