@@ -50,7 +50,8 @@ class Journal(Protocol):
 
 @dataclass
 class PermissionRequest:
-    """The model wants to run a tool that writes or executes. Answer with :meth:`answer`."""
+    """The model wants to run a tool that writes or executes, or to read outside the working
+    folder. Answer with :meth:`answer`."""
 
     call: ToolCall
     """The call asking."""
@@ -253,7 +254,8 @@ class Agent:
             args = call.parsed_arguments()
         except ValueError:
             return ToolResult(call.id, call.name, "the arguments are not a JSON object", True)
-        if tool.asks and tool.name not in self.always_allowed:
+        ctx = self.tool_context or ToolContext(root=Path.cwd())
+        if tool.needs_permission(args, ctx) and tool.name not in self.always_allowed:
             ask = PermissionRequest(call)
             yield ask
             decision = ask.decision or (self.permission(call) if self.permission else "no")
@@ -261,7 +263,6 @@ class Agent:
                 self.always_allowed.add(tool.name)
             elif decision != "yes":
                 return ToolResult(call.id, call.name, "the user refused permission", True)
-        ctx = self.tool_context or ToolContext(root=Path.cwd())
         try:
             return ToolResult(call.id, call.name, cap(tool.run(args, ctx)))
         except ToolFailed as e:
