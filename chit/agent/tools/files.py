@@ -77,7 +77,7 @@ def read_file(args: dict[str, Any], ctx: ToolContext) -> str:
     offset = max(int_arg(args, "offset", 1), 1)
     limit = max(int_arg(args, "limit", 2000), 1)
     with open_regular(path) as f:
-        lines = _lines(f, ROOM)
+        lines = _lines(f, ROOM + 1)  # a line longer than the room is cut without reading on
         skipped = sum(1 for _ in zip(range(offset - 1), lines, strict=False))
         if skipped < offset - 1:
             return f"[{path} has {skipped} lines: nothing from line {offset}]"
@@ -86,16 +86,19 @@ def read_file(args: dict[str, Any], ctx: ToolContext) -> str:
         for number, raw in enumerate(lines, offset):
             line = raw.decode("utf-8", "replace")
             if number - offset == limit:
-                return "".join(out) + f"\n[more lines: read on with offset={number}]"
+                return _noted(out, f"[more lines: read on with offset={number}]")
             if size + len(line) > ROOM:
                 if out:
-                    return (
-                        "".join(out) + f"\n[stopped at the size cap: read on with offset={number}]"
-                    )
-                return line[:ROOM] + f"\n[line {number} cut at {ROOM:,} characters]"
+                    return _noted(out, f"[stopped at the size cap: read on with offset={number}]")
+                return _noted([line[:ROOM]], f"[line {number} cut at {ROOM:,} characters]")
             out.append(line)
             size += len(line)
     return "".join(out)
+
+
+def _noted(out: list[str], note: str) -> str:
+    text = "".join(out)
+    return text + ("" if text.endswith("\n") else "\n") + note
 
 
 def list_files(args: dict[str, Any], ctx: ToolContext) -> str:
