@@ -13,9 +13,10 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Literal, Protocol
 
+from chit.agent import signals
 from chit.agent.budget import Budget
 from chit.agent.tools import ToolContext, ToolFailed, ToolRegistry, cap
-from chit.errors import BudgetSpent
+from chit.errors import BudgetSpent, ChitError
 from chit.messages import (
     AssistantTurn,
     Ended,
@@ -103,6 +104,9 @@ class TurnDone:
     """The model the last response named."""
     totals: Totals
     """The turn's usage and cost."""
+    unsaved: int = 0
+    """Requests of this turn whose records could not be written to the journal (a full
+    disk): counted in ``totals`` and in the agent's state, missing from the session file."""
 
 
 AgentEvent = (
@@ -138,6 +142,8 @@ class Agent:
     always_allowed: set[str] = field(default_factory=set)
     """Tools the user allowed for the rest of the session."""
     _stopped: bool = field(default=False, init=False, repr=False)
+    _unsaved: list[RequestRecord] = field(default_factory=list, init=False, repr=False)
+    _journal_error: str | None = field(default=None, init=False, repr=False)
 
     def run(self, prompt: str) -> Generator[AgentEvent, None, None]:
         """Run one user turn; the last event is :class:`TurnDone`.
@@ -148,9 +154,16 @@ class Agent:
             raise BudgetSpent(f"the session's budget ({self.budget.describe()}) is spent")
         turn = self.state.turns + 1
         self._stopped = False
-        self._add(Message(role="user", text=prompt))
+        self._unsaved.clear()
+        self._journal_error = None
+        written = self._add(Message(role="user", text=prompt))
         last: AssistantTurn | None = None
         error: RequestError | None = None
+        if not written:
+            # A request whose record could not be kept would escape the tab: send none.
+            error = RequestError("journal", f"{self._journal_error}: no request was sent")
+            yield from self._finish(turn, last, error)
+            return
         for _ in range(self.max_requests):
             if self.budget.spent(self.state.totals()):
                 error = RequestError("budget", f"the budget ({self.budget.describe()}) ran out")
@@ -162,10 +175,13 @@ class Agent:
             if self.tools is None:
                 self._answer_unrun(last.tool_calls, "not run: tools are disabled")
                 break
-            if self._stopped:
-                self._answer_unrun(last.tool_calls, "not run: interrupted by the user")
+            if self._stopped or self._unsaved:
+                why = "interrupted by the user" if self._stopped else "the session file failed"
+                self._answer_unrun(last.tool_calls, f"not run: {why}")
             elif last.tool_calls:
                 yield from self._run_tools(last.tool_calls)
+            if self._unsaved:
+                break  # no new request whose record could not be kept either
             if self._stopped:
                 error = RequestError("interrupted", "interrupted by the user")
                 break
@@ -199,12 +215,17 @@ class Agent:
             rest = [stream.throw(KeyboardInterrupt()), *stream]
             response = next((e for e in rest if isinstance(e, AssistantTurn)), None)
         assert response is not None, "a provider stream must end with an AssistantTurn"
-        before = self.state.totals()
-        record = RequestRecord(turn, response, self._price(response))
-        self.state.record(record)
-        if self.journal is not None:
-            self.journal.append_usage(record)
-        self._add(response.message())
+        # The request was (probably) billed: nothing may stop its record being kept, so a
+        # signal now waits until it is written, then stops the turn.
+        with signals.shielded():
+            before = self.state.totals()
+            record = RequestRecord(turn, response, self._price(response))
+            self.state.record(record)
+            if not self._write(lambda j: j.append_usage(record)):
+                self._unsaved.append(record)
+            self._add(response.message())
+        if signals.pending():
+            self._stopped = True
         yield from self._emit(UsageRecorded(record, self.state.turn_totals(turn)))
         for fraction in self.budget.crossed(before, self.state.totals()):
             yield from self._emit(BudgetWarning(fraction, self.budget))
@@ -275,17 +296,35 @@ class Agent:
             results = tuple(ToolResult(c.id, c.name, why, True) for c in calls)
             self._add(Message(role="tool", tool_results=results))
 
-    def _add(self, message: Message) -> None:
+    def _add(self, message: Message) -> bool:
+        """Add a message to the conversation; False when the journal failed to keep it."""
         self.state.messages.append(message)
-        if self.journal is not None:
-            self.journal.append_message(message)
+        return self._write(lambda j: j.append_message(message))
+
+    def _write(self, append: Callable[[Journal], None]) -> bool:
+        """Append to the journal; False when it failed (the first failure is kept)."""
+        if self.journal is None:
+            return True
+        try:
+            append(self.journal)
+        except ChitError as e:  # a full disk, a folder gone: the turn still ends in order
+            self._journal_error = self._journal_error or str(e)
+            return False
+        return True
 
     def _finish(
         self, turn: int, last: AssistantTurn | None, error: RequestError | None
     ) -> Iterator[AgentEvent]:
         self.state.turns = turn
-        if self.journal is not None:
-            self.journal.append_checkpoint(self.state)
+        with signals.shielded():
+            self._write(lambda j: j.append_checkpoint(self.state))
+        if self._unsaved and error is None:
+            n = len(self._unsaved)
+            error = RequestError(
+                "journal",
+                f"{self._journal_error}: {n} request(s) of this turn are missing from the "
+                "session file (their usage is in this output only)",
+            )
         ended = last.ended if last is not None else Ended.ERROR
         if error is not None and ended is Ended.COMPLETE:
             ended = Ended.INTERRUPTED if error.type == "interrupted" else Ended.ERROR
@@ -297,6 +336,7 @@ class Agent:
             error=error or (last.error if last is not None else None),
             model=last.model_name if last is not None else None,
             totals=self.state.turn_totals(turn),
+            unsaved=len(self._unsaved),
         )
 
 
