@@ -59,9 +59,12 @@ def _handle(signum: int, frame: FrameType | None) -> None:
 
 
 def install() -> None:
-    """Route SIGINT, SIGTERM and SIGHUP through chit (main thread only)."""
+    """Route SIGINT, SIGTERM and SIGHUP through chit (main thread only). A signal the
+    parent set to be ignored stays ignored: ``nohup chit ...`` survives a closed terminal,
+    and a background job of a script is not stopped by the terminal's Ctrl-C."""
     for signum in ENDING:
-        signal.signal(signum, _handle)
+        if signal.getsignal(signum) is not signal.SIG_IGN:
+            signal.signal(signum, _handle)
     _state.installed = True
 
 
