@@ -82,10 +82,23 @@ class UsageRecorded:
 
 @dataclass(frozen=True, slots=True)
 class BudgetWarning:
-    """The session passed a fraction of its budget."""
+    """The session passed a threshold of its budget (50 %, 80 %, or 100 %: spent)."""
 
     fraction: Decimal
+    """The threshold passed."""
     budget: Budget
+    used: Decimal = Decimal(0)
+    """How much of the budget is really spent now (may be past the threshold, or past 1)."""
+
+    @property
+    def spent(self) -> bool:
+        """True when no new request will be sent."""
+        return self.used >= 1
+
+    def describe(self) -> str:
+        """``"102% of the budget ($0.01) is spent"``, with what follows when it is all spent."""
+        text = f"{self.used:.0%} of the budget ({self.budget.describe()}) is spent"
+        return text + (": no new request will be sent" if self.spent else "")
 
 
 @dataclass(frozen=True)
@@ -135,6 +148,8 @@ class Agent:
     permission: Callable[[ToolCall], Decision] | None = None
     """Asked when a PermissionRequest is left unanswered; ``None`` refuses."""
     budget: Budget = field(default_factory=Budget)
+    max_output_tokens: int = 8192
+    """The most output tokens one request asks for (less when a token budget has less left)."""
     max_requests: int = 25
     system: str = SYSTEM_PROMPT
     cache_ttl: Literal["5m", "1h"] = "5m"
@@ -199,6 +214,7 @@ class Agent:
             messages=list(self.state.messages),
             system=self.system,
             tools=self.tools.specs() if self.tools is not None else (),
+            max_tokens=self._output_cap(),
             cache_key=self.state.session_id or None,
             cache_ttl=self.cache_ttl,
         )
@@ -227,9 +243,17 @@ class Agent:
         if signals.pending():
             self._stopped = True
         yield from self._emit(UsageRecorded(record, self.state.turn_totals(turn)))
-        for fraction in self.budget.crossed(before, self.state.totals()):
-            yield from self._emit(BudgetWarning(fraction, self.budget))
+        after = self.state.totals()
+        threshold = self.budget.crossed(before, after)
+        if threshold is not None:
+            yield from self._emit(BudgetWarning(threshold, self.budget, self.budget.used(after)))
         return response
+
+    def _output_cap(self) -> int:
+        """What one request may generate: never more than the token budget has left, so a
+        single answer cannot run far past it."""
+        left = self.budget.tokens_left(self.state.totals())
+        return self.max_output_tokens if left is None else max(min(self.max_output_tokens, left), 1)
 
     def _emit(self, event: AgentEvent) -> Iterator[AgentEvent]:
         """Yield an event; Ctrl-C thrown in here stops the turn at the next safe point."""
