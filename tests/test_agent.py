@@ -29,7 +29,7 @@ from chit.agent import (
     drain,
 )
 from chit.checkpoint import Session
-from chit.errors import BudgetSpent
+from chit.errors import BadInput, BudgetSpent
 from chit.messages import Ended, TextDelta
 from chit.providers import connect
 
@@ -344,3 +344,20 @@ def test_ctrl_c_during_a_tool_stops_it(replay: ReplayServer, tmp_path: Path) -> 
     results = agent.state.messages[-1].tool_results
     assert [r.content for r in results] == ["interrupted by the user", "not run: interrupted"]
     assert len(replay.received) == 1
+
+
+def test_a_cost_budget_for_a_model_without_a_price_is_refused(
+    replay: ReplayServer, tmp_path: Path
+) -> None:
+    replay.queue(Reply(body=wire.anthropic("never sent")))
+    endpoint = endpoint_for("anthropic_messages", replay)
+    agent = Agent(
+        connect(endpoint), endpoint, "my-local-finetune", budget=Budget(max_cost=Decimal("1"))
+    )
+    with pytest.raises(BadInput, match="my-local-finetune.*--max-tokens"):
+        run(agent)
+    assert replay.received == []
+    # A token budget works for any model.
+    agent.budget = Budget(max_tokens=1000)
+    done, _ = run(agent)
+    assert done.ended is Ended.COMPLETE

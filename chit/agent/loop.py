@@ -16,7 +16,7 @@ from typing import Literal, Protocol
 from chit.agent import signals
 from chit.agent.budget import Budget
 from chit.agent.tools import ToolContext, ToolFailed, ToolRegistry, cap
-from chit.errors import BudgetSpent, ChitError
+from chit.errors import BadInput, BudgetSpent, ChitError
 from chit.messages import (
     AssistantTurn,
     Ended,
@@ -31,6 +31,7 @@ from chit.messages import (
 from chit.pricing import Cost, genai_provider, price
 from chit.providers import Endpoint, Provider, Request
 from chit.state import AgentState, RequestRecord, Totals
+from chit.usage import Usage
 
 Decision = Literal["yes", "no", "always"]
 
@@ -167,6 +168,11 @@ class Agent:
         """
         if self.budget.spent(self.state.totals()):
             raise BudgetSpent(f"the session's budget ({self.budget.describe()}) is spent")
+        if self.budget.max_cost is not None and self._price_of(self.model).unpriced:
+            raise BadInput(
+                f"a cost budget cannot be kept for {self.model}: genai-prices has no price "
+                "for it, so its cost is unknown; use --max-tokens instead"
+            )
         turn = self.state.turns + 1
         self._stopped = False
         self._unsaved.clear()
@@ -263,14 +269,24 @@ class Agent:
             self._stopped = True
 
     def _price(self, response: AssistantTurn) -> Cost:
-        provider_id, api_url = genai_provider(self.endpoint.provider, self.endpoint.base_url)
         one_hour = response.extras.get("cache_write_1h")
-        return price(
-            response.usage,
+        return self._price_of(
             response.model_name,
+            response.usage,
+            one_hour if isinstance(one_hour, int) else None,
+        )
+
+    def _price_of(
+        self, model: str, usage: Usage | None = None, cache_write_1h: int | None = None
+    ) -> Cost:
+        """What ``usage`` cost on ``model`` at this endpoint (no usage: whether it has a price)."""
+        provider_id, api_url = genai_provider(self.endpoint.provider, self.endpoint.base_url)
+        return price(
+            usage or Usage.reported(0, 0, 0, 0, 0),
+            model,
             provider_id=provider_id,
             provider_api_url=api_url,
-            cache_write_1h=one_hour if isinstance(one_hour, int) else None,
+            cache_write_1h=cache_write_1h,
         )
 
     def _run_tools(self, calls: tuple[ToolCall, ...]) -> Iterator[AgentEvent]:
