@@ -354,7 +354,7 @@ def test_a_cost_budget_for_a_model_without_a_price_is_refused(
     agent = Agent(
         connect(endpoint), endpoint, "my-local-finetune", budget=Budget(max_cost=Decimal("1"))
     )
-    with pytest.raises(BadInput, match="my-local-finetune.*--max-tokens"):
+    with pytest.raises(BadInput, match=r"my-local-finetune.*--max-tokens"):
         run(agent)
     assert replay.received == []
     # A token budget works for any model.
