@@ -60,6 +60,10 @@ class Reply:
     """Send the body in fragments of this many bytes."""
     delay: float = 0.0
     """Seconds to wait before each fragment (a slow trickle)."""
+    pause_after: int | None = None
+    """Stall once this many body bytes are sent ..."""
+    pause: float = 0.0
+    """... for this many seconds, then go on."""
 
     @classmethod
     def recorded(cls, entry_id: str, **faults: Any) -> Reply:
@@ -155,8 +159,12 @@ def _handler(server: ReplayServer) -> type[BaseHTTPRequestHandler]:
             if reply.cut_after is not None:
                 payload = payload[: reply.cut_after]
             step = reply.chunk_size or max(len(payload), 1)
+            paused = reply.pause_after is None
             try:
                 for i in range(0, len(payload), step):
+                    if not paused and i >= reply.pause_after:  # type: ignore[operator]
+                        paused = True
+                        time.sleep(reply.pause)
                     if reply.delay:
                         time.sleep(reply.delay)
                     piece = payload[i : i + step]

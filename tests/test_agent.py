@@ -29,7 +29,7 @@ from chit.agent import (
     drain,
 )
 from chit.checkpoint import Session
-from chit.errors import BudgetSpent
+from chit.errors import BadInput, BudgetSpent
 from chit.messages import Ended, TextDelta
 from chit.providers import connect
 
@@ -255,13 +255,30 @@ def test_budget_warns_then_stops_new_requests(replay: ReplayServer, tmp_path: Pa
     )
     agent = make_agent(replay, tmp_path, budget=Budget(max_tokens=100))
     done, events = run(agent)
-    warnings = [e.fraction for e in events if isinstance(e, BudgetWarning)]
-    assert warnings == [Decimal("0.5"), Decimal("0.8")]
+    warnings = [e for e in events if isinstance(e, BudgetWarning)]
+    # The second request took it from 60 % to 100 %: one warning, that it is spent.
+    assert [w.fraction for w in warnings] == [Decimal("0.5"), Decimal(1)]
+    assert [w.used for w in warnings] == [Decimal("0.6"), Decimal(1)]
+    assert warnings[-1].describe() == (
+        "100% of the budget (100 tokens) is spent: no new request will be sent"
+    )
     assert done.error is not None and done.error.type == "budget"
     assert len(replay.received) == 2
+    # Each request asked for no more output than the budget had left.
+    assert [r.json["max_tokens"] for r in replay.received] == [100, 40]
     with pytest.raises(BudgetSpent):
         run(agent)
     assert len(replay.received) == 2
+
+
+def test_a_warning_says_how_much_is_really_spent(replay: ReplayServer, tmp_path: Path) -> None:
+    replay.queue(Reply(body=wire.anthropic("big", input_tokens=900, output_tokens=120)))
+    agent = make_agent(replay, tmp_path, budget=Budget(max_tokens=1000), max_output_tokens=500)
+    _, events = run(agent)
+    [warning] = [e for e in events if isinstance(e, BudgetWarning)]
+    assert warning.used == Decimal("1.02")
+    assert warning.describe().startswith("102% of the budget (1,000 tokens) is spent")
+    assert replay.received[0].json["max_tokens"] == 500
 
 
 def test_ctrl_c_mid_stream_records_the_interrupted_request(
@@ -327,3 +344,20 @@ def test_ctrl_c_during_a_tool_stops_it(replay: ReplayServer, tmp_path: Path) -> 
     results = agent.state.messages[-1].tool_results
     assert [r.content for r in results] == ["interrupted by the user", "not run: interrupted"]
     assert len(replay.received) == 1
+
+
+def test_a_cost_budget_for_a_model_without_a_price_is_refused(
+    replay: ReplayServer, tmp_path: Path
+) -> None:
+    replay.queue(Reply(body=wire.anthropic("never sent")))
+    endpoint = endpoint_for("anthropic_messages", replay)
+    agent = Agent(
+        connect(endpoint), endpoint, "my-local-finetune", budget=Budget(max_cost=Decimal("1"))
+    )
+    with pytest.raises(BadInput, match=r"my-local-finetune.*--max-tokens"):
+        run(agent)
+    assert replay.received == []
+    # A token budget works for any model.
+    agent.budget = Budget(max_tokens=1000)
+    done, _ = run(agent)
+    assert done.ended is Ended.COMPLETE

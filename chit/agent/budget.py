@@ -7,8 +7,8 @@ from decimal import Decimal
 
 from chit.state import Totals
 
-#: Fractions of the budget at which a warning is given, once each.
-WARN_AT = (Decimal("0.5"), Decimal("0.8"))
+#: Fractions of the budget at which a warning is given; 1 is "spent".
+WARN_AT = (Decimal("0.5"), Decimal("0.8"), Decimal(1))
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,10 +38,17 @@ class Budget:
         """True when no new request may be sent."""
         return self.used(totals) >= 1
 
-    def crossed(self, before: Totals, after: Totals) -> list[Decimal]:
-        """The warning thresholds passed between two totals."""
+    def crossed(self, before: Totals, after: Totals) -> Decimal | None:
+        """The highest warning threshold passed between two totals, if any: one request
+        that jumps from 40 % to 102 % is one warning, that the budget is spent."""
         a, b = self.used(before), self.used(after)
-        return [w for w in WARN_AT if a < w <= b]
+        return max((w for w in WARN_AT if a < w <= b), default=None)
+
+    def tokens_left(self, totals: Totals) -> int | None:
+        """Tokens the budget still allows (``None``: no token limit)."""
+        if self.max_tokens is None:
+            return None
+        return max(self.max_tokens - totals.usage.total_tokens, 0)
 
     def describe(self) -> str:
         """The limits in words."""

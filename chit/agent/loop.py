@@ -13,9 +13,10 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Literal, Protocol
 
+from chit.agent import signals
 from chit.agent.budget import Budget
 from chit.agent.tools import ToolContext, ToolFailed, ToolRegistry, cap
-from chit.errors import BudgetSpent
+from chit.errors import BadInput, BudgetSpent, ChitError
 from chit.messages import (
     AssistantTurn,
     Ended,
@@ -30,6 +31,7 @@ from chit.messages import (
 from chit.pricing import Cost, genai_provider, price
 from chit.providers import Endpoint, Provider, Request
 from chit.state import AgentState, RequestRecord, Totals
+from chit.usage import Usage
 
 Decision = Literal["yes", "no", "always"]
 
@@ -82,10 +84,23 @@ class UsageRecorded:
 
 @dataclass(frozen=True, slots=True)
 class BudgetWarning:
-    """The session passed a fraction of its budget."""
+    """The session passed a threshold of its budget (50 %, 80 %, or 100 %: spent)."""
 
     fraction: Decimal
+    """The threshold passed."""
     budget: Budget
+    used: Decimal = Decimal(0)
+    """How much of the budget is really spent now (may be past the threshold, or past 1)."""
+
+    @property
+    def spent(self) -> bool:
+        """True when no new request will be sent."""
+        return self.used >= 1
+
+    def describe(self) -> str:
+        """``"102% of the budget ($0.01) is spent"``, with what follows when it is all spent."""
+        text = f"{self.used:.0%} of the budget ({self.budget.describe()}) is spent"
+        return text + (": no new request will be sent" if self.spent else "")
 
 
 @dataclass(frozen=True)
@@ -104,6 +119,9 @@ class TurnDone:
     """The model the last response named."""
     totals: Totals
     """The turn's usage and cost."""
+    unsaved: int = 0
+    """Requests of this turn whose records could not be written to the journal (a full
+    disk): counted in ``totals`` and in the agent's state, missing from the session file."""
 
 
 AgentEvent = (
@@ -132,6 +150,8 @@ class Agent:
     permission: Callable[[ToolCall], Decision] | None = None
     """Asked when a PermissionRequest is left unanswered; ``None`` refuses."""
     budget: Budget = field(default_factory=Budget)
+    max_output_tokens: int = 8192
+    """The most output tokens one request asks for (less when a token budget has less left)."""
     max_requests: int = 25
     system: str = SYSTEM_PROMPT
     cache_ttl: Literal["5m", "1h"] = "5m"
@@ -139,6 +159,8 @@ class Agent:
     always_allowed: set[str] = field(default_factory=set)
     """Tools the user allowed for the rest of the session."""
     _stopped: bool = field(default=False, init=False, repr=False)
+    _unsaved: list[RequestRecord] = field(default_factory=list, init=False, repr=False)
+    _journal_error: str | None = field(default=None, init=False, repr=False)
 
     def run(self, prompt: str) -> Generator[AgentEvent, None, None]:
         """Run one user turn; the last event is :class:`TurnDone`.
@@ -147,11 +169,23 @@ class Agent:
         """
         if self.budget.spent(self.state.totals()):
             raise BudgetSpent(f"the session's budget ({self.budget.describe()}) is spent")
+        if self.budget.max_cost is not None and self._price_of(self.model).unpriced:
+            raise BadInput(
+                f"a cost budget cannot be kept for {self.model}: genai-prices has no price "
+                "for it, so its cost is unknown; use --max-tokens instead"
+            )
         turn = self.state.turns + 1
         self._stopped = False
-        self._add(Message(role="user", text=prompt))
+        self._unsaved.clear()
+        self._journal_error = None
+        written = self._add(Message(role="user", text=prompt))
         last: AssistantTurn | None = None
         error: RequestError | None = None
+        if not written:
+            # A request whose record could not be kept would escape the tab: send none.
+            error = RequestError("journal", f"{self._journal_error}: no request was sent")
+            yield from self._finish(turn, last, error)
+            return
         for _ in range(self.max_requests):
             if self.budget.spent(self.state.totals()):
                 error = RequestError("budget", f"the budget ({self.budget.describe()}) ran out")
@@ -163,10 +197,13 @@ class Agent:
             if self.tools is None:
                 self._answer_unrun(last.tool_calls, "not run: tools are disabled")
                 break
-            if self._stopped:
-                self._answer_unrun(last.tool_calls, "not run: interrupted by the user")
+            if self._stopped or self._unsaved:
+                why = "interrupted by the user" if self._stopped else "the session file failed"
+                self._answer_unrun(last.tool_calls, f"not run: {why}")
             elif last.tool_calls:
                 yield from self._run_tools(last.tool_calls)
+            if self._unsaved:
+                break  # no new request whose record could not be kept either
             if self._stopped:
                 error = RequestError("interrupted", "interrupted by the user")
                 break
@@ -184,6 +221,7 @@ class Agent:
             messages=list(self.state.messages),
             system=self.system,
             tools=self.tools.specs() if self.tools is not None else (),
+            max_tokens=self._output_cap(),
             cache_key=self.state.session_id or None,
             cache_ttl=self.cache_ttl,
         )
@@ -200,16 +238,29 @@ class Agent:
             rest = [stream.throw(KeyboardInterrupt()), *stream]
             response = next((e for e in rest if isinstance(e, AssistantTurn)), None)
         assert response is not None, "a provider stream must end with an AssistantTurn"
-        before = self.state.totals()
-        record = RequestRecord(turn, response, self._price(response))
-        self.state.record(record)
-        if self.journal is not None:
-            self.journal.append_usage(record)
-        self._add(response.message())
+        # The request was (probably) billed: nothing may stop its record being kept, so a
+        # signal now waits until it is written, then stops the turn.
+        with signals.shielded():
+            before = self.state.totals()
+            record = RequestRecord(turn, response, self._price(response))
+            self.state.record(record)
+            if not self._write(lambda j: j.append_usage(record)):
+                self._unsaved.append(record)
+            self._add(response.message())
+        if signals.pending():
+            self._stopped = True
         yield from self._emit(UsageRecorded(record, self.state.turn_totals(turn)))
-        for fraction in self.budget.crossed(before, self.state.totals()):
-            yield from self._emit(BudgetWarning(fraction, self.budget))
+        after = self.state.totals()
+        threshold = self.budget.crossed(before, after)
+        if threshold is not None:
+            yield from self._emit(BudgetWarning(threshold, self.budget, self.budget.used(after)))
         return response
+
+    def _output_cap(self) -> int:
+        """What one request may generate: never more than the token budget has left, so a
+        single answer cannot run far past it."""
+        left = self.budget.tokens_left(self.state.totals())
+        return self.max_output_tokens if left is None else max(min(self.max_output_tokens, left), 1)
 
     def _emit(self, event: AgentEvent) -> Iterator[AgentEvent]:
         """Yield an event; Ctrl-C thrown in here stops the turn at the next safe point."""
@@ -219,14 +270,24 @@ class Agent:
             self._stopped = True
 
     def _price(self, response: AssistantTurn) -> Cost:
-        provider_id, api_url = genai_provider(self.endpoint.provider, self.endpoint.base_url)
         one_hour = response.extras.get("cache_write_1h")
-        return price(
-            response.usage,
+        return self._price_of(
             response.model_name,
+            response.usage,
+            one_hour if isinstance(one_hour, int) else None,
+        )
+
+    def _price_of(
+        self, model: str, usage: Usage | None = None, cache_write_1h: int | None = None
+    ) -> Cost:
+        """What ``usage`` cost on ``model`` at this endpoint (no usage: whether it has a price)."""
+        provider_id, api_url = genai_provider(self.endpoint.provider, self.endpoint.base_url)
+        return price(
+            usage or Usage.reported(0, 0, 0, 0, 0),
+            model,
             provider_id=provider_id,
             provider_api_url=api_url,
-            cache_write_1h=one_hour if isinstance(one_hour, int) else None,
+            cache_write_1h=cache_write_1h,
         )
 
     def _run_tools(self, calls: tuple[ToolCall, ...]) -> Iterator[AgentEvent]:
@@ -276,17 +337,35 @@ class Agent:
             results = tuple(ToolResult(c.id, c.name, why, True) for c in calls)
             self._add(Message(role="tool", tool_results=results))
 
-    def _add(self, message: Message) -> None:
+    def _add(self, message: Message) -> bool:
+        """Add a message to the conversation; False when the journal failed to keep it."""
         self.state.messages.append(message)
-        if self.journal is not None:
-            self.journal.append_message(message)
+        return self._write(lambda j: j.append_message(message))
+
+    def _write(self, append: Callable[[Journal], None]) -> bool:
+        """Append to the journal; False when it failed (the first failure is kept)."""
+        if self.journal is None:
+            return True
+        try:
+            append(self.journal)
+        except ChitError as e:  # a full disk, a folder gone: the turn still ends in order
+            self._journal_error = self._journal_error or str(e)
+            return False
+        return True
 
     def _finish(
         self, turn: int, last: AssistantTurn | None, error: RequestError | None
     ) -> Iterator[AgentEvent]:
         self.state.turns = turn
-        if self.journal is not None:
-            self.journal.append_checkpoint(self.state)
+        with signals.shielded():
+            self._write(lambda j: j.append_checkpoint(self.state))
+        if self._unsaved and error is None:
+            n = len(self._unsaved)
+            error = RequestError(
+                "journal",
+                f"{self._journal_error}: {n} request(s) of this turn are missing from the "
+                "session file (their usage is in this output only)",
+            )
         ended = last.ended if last is not None else Ended.ERROR
         if error is not None and ended is Ended.COMPLETE:
             ended = Ended.INTERRUPTED if error.type == "interrupted" else Ended.ERROR
@@ -298,6 +377,7 @@ class Agent:
             error=error or (last.error if last is not None else None),
             model=last.model_name if last is not None else None,
             totals=self.state.turn_totals(turn),
+            unsaved=len(self._unsaved),
         )
 
 
