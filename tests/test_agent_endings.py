@@ -121,6 +121,7 @@ def chit_signals() -> Iterator[None]:
     finally:
         for s, handler in saved.items():
             signal.signal(s, handler)
+        signals.rearm()
 
 
 @pytest.mark.parametrize("second", [signal.SIGINT, signal.SIGTERM])

@@ -175,6 +175,7 @@ class Agent:
                 "for it, so its cost is unknown; use --max-tokens instead"
             )
         turn = self.state.turns + 1
+        signals.rearm()
         self._stopped = False
         self._unsaved.clear()
         self._journal_error = None

@@ -6,8 +6,8 @@ these signals in a turn raises :class:`Stop` (a ``KeyboardInterrupt``, so the pr
 the loop record the interrupted request as for Ctrl-C); later ones are only noted, since a
 second exception could land while the first one's record is being priced and written.
 Inside :func:`shielded` even the first one waits: the loop shields the writing of a
-record, then asks :func:`pending` and stops at the next safe point. :func:`rearm` opens the
-next turn; :func:`received` tells the front end which signal to exit with.
+record, then asks :func:`pending` and stops at the next safe point. Each turn starts with
+:func:`rearm`; :func:`received` tells the front end which signal to exit with.
 
 Without :func:`install` (chit embedded in another program) nothing changes: Ctrl-C raises
 ``KeyboardInterrupt`` wherever it lands, as Python does by default.
