@@ -86,6 +86,8 @@ class Received:
     path: str
     headers: dict[str, str]
     body: bytes
+    at: float = field(default_factory=time.perf_counter)
+    """When the request had arrived whole (``time.perf_counter``, this process's clock)."""
 
     @property
     def json(self) -> Any:
