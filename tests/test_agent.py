@@ -5,14 +5,15 @@ from __future__ import annotations
 import signal
 import threading
 import time
+from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import pytest
 import wire
+from helpers import endpoint_for
 from replay import ReplayServer, Reply
-from test_conformance import endpoint_for
 
 from chit.agent import (
     Agent,
@@ -33,6 +34,16 @@ from chit.errors import BudgetSpent
 from chit.messages import Ended, TextDelta
 from chit.providers import connect
 
+_made: list[Agent] = []
+
+
+@pytest.fixture(autouse=True)
+def _close_agents() -> Iterator[None]:
+    """Every agent a test made closes its provider's connections when the test ends."""
+    yield
+    while _made:
+        _made.pop().close()
+
 
 def make_agent(
     replay: ReplayServer, tmp_path: Path, api: str = "anthropic_messages", **kw: Any
@@ -42,6 +53,7 @@ def make_agent(
     kw.setdefault("tool_context", ToolContext(root=tmp_path))
     agent = Agent(connect(endpoint), endpoint, "claude-sonnet-4-5", **kw)
     agent.state.session_id = "sess-1"
+    _made.append(agent)
     return agent
 
 

@@ -242,6 +242,10 @@ def sse_events(response: httpx.Response) -> Iterator[dict[str, Any]]:
     """The server-sent events of a body, each decoded: its JSON object, with ``type`` set
     from the ``event:`` field when the object has none. Data that is no JSON object is
     skipped, but for the OpenAI-style end marker ``[DONE]``: ``{"type": "[DONE]"}``."""
+    content_type = response.headers.get("content-type", "")
+    if "text/event-stream" not in content_type.partition(";")[0]:
+        # Checked here: httpx-sse's own check raises a transport error, which reads as a cut.
+        raise ValueError(f"expected an event stream, got {content_type or 'no content type'}")
     for sse in EventSource(response).iter_sse():
         if sse.data == "[DONE]":
             yield {"type": "[DONE]"}

@@ -14,10 +14,12 @@ from __future__ import annotations
 import email.utils
 import math
 import random
+import ssl
 import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import cache
 
 import httpx
 
@@ -135,6 +137,7 @@ class Transport:
                 pool=endpoint.connect_timeout,
             ),
             follow_redirects=True,
+            verify=_tls(),
         )
 
     def close(self) -> None:
@@ -185,6 +188,12 @@ class Transport:
                 response.close()
             raise StatusError(response.status_code, body)
         raise AssertionError("unreachable: the last try returns or raises")
+
+
+@cache
+def _tls() -> ssl.SSLContext:
+    """httpx's own TLS settings (certifi's roots), loaded once per process, not per client."""
+    return httpx.create_ssl_context()
 
 
 def _bounded_body(response: httpx.Response) -> bytes:
