@@ -4,8 +4,11 @@ Every case is a whole process answered by the loopback replay server from the sa
 recorded stream. For a process that makes a request, two figures: the time its request
 arrives at the server (from the moment the process was started) and the whole process.
 The cases run in rounds, one of each per round, so a loaded machine slows them alike;
-figures are medians over the rounds. ``claude -p`` joins when a ``claude`` binary is on
-PATH. Goal (issue 18): ``chit -p``'s request within 6x a bare ``python -c pass``.
+figures are medians over the rounds, after one uncounted round that also compiles every
+module's bytecode (into a temporary ``PYTHONPYCACHEPREFIX``, as an install would have it:
+this environment sets PYTHONDONTWRITEBYTECODE, which would have chit recompiled each run).
+``claude -p`` joins when a ``claude`` binary is on PATH. Goal (issue 18): ``chit -p``'s
+request within 6x a bare ``python -c pass``.
 
 Run: .venv/bin/python bench/bench_startup.py [--runs N]
 """
@@ -103,8 +106,10 @@ def claude_case(reply: Callable[[], Reply], home: str) -> list[Case]:
     return [Case("claude -p", lambda url: [claude, "-p", "hi"], reply, env)]
 
 
-def run_once(case: Case, server: ReplayServer) -> None:
+def run_once(case: Case, server: ReplayServer, pycache: str) -> None:
     env = {**os.environ, **case.env, "ANTHROPIC_BASE_URL": server.url}
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    env["PYTHONPYCACHEPREFIX"] = pycache
     seen = len(server.received)
     if case.reply is not None:
         server.queue(case.reply())
@@ -124,14 +129,14 @@ def run_once(case: Case, server: ReplayServer) -> None:
 
 def measure(cases: list[Case], runs: int) -> None:
     """Run every case ``runs`` times in rounds, after one uncounted warm-up round."""
-    with ReplayServer() as server:
+    with ReplayServer() as server, tempfile.TemporaryDirectory() as pycache:
         for case in cases:
-            run_once(case, server)
+            run_once(case, server, pycache)
             case.whole.clear()
             case.request.clear()
         for _ in range(runs):
             for case in cases:
-                run_once(case, server)
+                run_once(case, server, pycache)
 
 
 def report(cases: list[Case], runs: int) -> None:

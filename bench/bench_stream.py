@@ -106,7 +106,7 @@ def floor(url: str, payload: dict[str, object]) -> None:
 
 
 def chit_reader(provider: str, base_url: str) -> Callable[[], None]:
-    p = connect(Endpoint(provider, base_url, "k", "KEY", max_retries=0))
+    p = connect(Endpoint(provider, base_url, "k", "KEY", max_retries=0))  # closed at exit
     request = Request(model="m", messages=[Message(role="user", text="hi")])
 
     def read() -> None:

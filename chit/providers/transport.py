@@ -123,6 +123,10 @@ class Transport:
     def __init__(self, endpoint: Endpoint, base_url: str, headers: Mapping[str, str]) -> None:
         self.endpoint = endpoint
         self.base_url = base_url
+        # TLS roots cost tens of milliseconds to load: only an https endpoint loads them. A
+        # plain-http endpoint (a local server) gets no redirects followed, so its client
+        # never makes a TLS connection, and the context it holds is never used.
+        tls = base_url.startswith("https:")
         self._client = httpx.Client(
             base_url=base_url,
             headers={
@@ -136,8 +140,8 @@ class Transport:
                 write=endpoint.read_timeout,
                 pool=endpoint.connect_timeout,
             ),
-            follow_redirects=True,
-            verify=_tls(),
+            follow_redirects=tls,
+            verify=_tls() if tls else False,
         )
 
     def close(self) -> None:
