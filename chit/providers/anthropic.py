@@ -13,8 +13,8 @@ from typing import Any
 
 import orjson
 
-from chit.messages import Ended, Event, Message, RequestError, ToolCall
-from chit.providers.base import Accumulator, HTTPProvider, Request, int_or_none
+from chit.messages import Ended, Event, Message, RequestError
+from chit.providers.base import Accumulator, HTTPProvider, PendingCall, Request, int_or_none
 from chit.providers.transport import Endpoint
 from chit.usage import Usage
 
@@ -78,8 +78,8 @@ class AnthropicAccumulator(Accumulator):
         super().__init__()
         self.counts: dict[str, Any] = {}
         """The last non-null value of each usage field."""
-        self.open_calls: dict[int, tuple[str, str, list[str]]] = {}
-        """Tool-use blocks being streamed, by index: id, name, pieces of the input JSON."""
+        self.open_calls: dict[int, PendingCall] = {}
+        """Tool-use blocks being streamed, by index."""
 
     def take(self, event: dict[str, Any]) -> list[Event]:
         if self.ended is not None:
@@ -93,20 +93,19 @@ class AnthropicAccumulator(Accumulator):
             if delta_type == "thinking_delta":
                 return [self.think(delta["thinking"])]
             if delta_type == "input_json_delta" and event["index"] in self.open_calls:
-                self.open_calls[event["index"]][2].append(delta["partial_json"])
+                self.open_calls[event["index"]].arguments.append(delta["partial_json"])
         elif kind == "content_block_start":
             block = event["content_block"]
             if block.get("type") == "tool_use":
                 # A gateway may send the whole input in the start block instead of deltas.
                 given = block.get("input")
                 parts = [orjson.dumps(given).decode()] if given else []
-                call = (str(block.get("id", "")), str(block.get("name", "")), parts)
+                call = PendingCall(str(block.get("id", "")), str(block.get("name", "")), parts)
                 self.open_calls[event["index"]] = call
         elif kind == "content_block_stop":
             pending = self.open_calls.pop(event["index"], None)
             if pending is not None:
-                call_id, name, parts = pending
-                return [self.call(ToolCall(call_id, name, "".join(parts) or "{}"))]
+                return [self.call(pending.whole())]
         elif kind == "message_start":
             message = event["message"]
             self.name_model(message.get("model"))

@@ -14,7 +14,7 @@ failure into the final record.
 from __future__ import annotations
 
 from collections.abc import Generator, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal, Protocol
 
 import httpx
@@ -67,6 +67,30 @@ class Provider(Protocol):
     def close(self) -> None:
         """Close the pooled connections."""
         ...
+
+
+@dataclass
+class PendingCall:
+    """A tool call being assembled from streamed pieces of its arguments."""
+
+    id: str = ""
+    name: str = ""
+    arguments: list[str] = field(default_factory=list)
+
+    def whole(self, fallback_id: str = "") -> ToolCall:
+        """The call, its arguments joined (``{}`` when none came)."""
+        return ToolCall(self.id or fallback_id, self.name, "".join(self.arguments) or "{}")
+
+
+def function_tools(tools: Sequence[ToolSpec]) -> list[dict[str, Any]]:
+    """Tools in the OpenAI function shape, which Chat Completions and Ollama both take."""
+    return [
+        {
+            "type": "function",
+            "function": {"name": t.name, "description": t.description, "parameters": t.parameters},
+        }
+        for t in tools
+    ]
 
 
 def int_or_none(value: object) -> int | None:

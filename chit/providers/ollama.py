@@ -21,6 +21,7 @@ from chit.providers.base import (
     Accumulator,
     HTTPProvider,
     Request,
+    function_tools,
     int_or_none,
     ndjson_events,
 )
@@ -60,17 +61,7 @@ class OllamaProvider(HTTPProvider):
             "options": {"num_predict": request.max_tokens},
         }
         if request.tools:
-            body["tools"] = [
-                {
-                    "type": "function",
-                    "function": {
-                        "name": t.name,
-                        "description": t.description,
-                        "parameters": t.parameters,
-                    },
-                }
-                for t in request.tools
-            ]
+            body["tools"] = function_tools(request.tools)
         return body
 
 

@@ -8,7 +8,6 @@ non-null usage object, never summed.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Any, TypeGuard
 from urllib.parse import urlsplit
 
@@ -16,7 +15,9 @@ from chit.messages import Ended, Event, RequestError, ToolCall, ToolCallEvent
 from chit.providers.base import (
     Accumulator,
     HTTPProvider,
+    PendingCall,
     Request,
+    function_tools,
     int_or_none,
     status_error,
 )
@@ -35,9 +36,7 @@ class OpenAIChatProvider(HTTPProvider):
     path = "/chat/completions"
 
     def __init__(self, endpoint: Endpoint) -> None:
-        base_url = endpoint.base_url or OPENAI_BASE_URL
-        # Local servers take any key; one that wants a real key answers 401, named then.
-        headers = {"authorization": f"Bearer {endpoint.api_key or 'not-needed'}"}
+        base_url, headers = openai_endpoint(endpoint)
         super().__init__(endpoint, base_url, headers)
         host = urlsplit(base_url).hostname or ""
         self._official = host == "api.openai.com"
@@ -58,17 +57,7 @@ class OpenAIChatProvider(HTTPProvider):
         """
         body: dict[str, Any] = {"model": request.model, "messages": _messages(request)}
         if request.tools:
-            body["tools"] = [
-                {
-                    "type": "function",
-                    "function": {
-                        "name": t.name,
-                        "description": t.description,
-                        "parameters": t.parameters,
-                    },
-                }
-                for t in request.tools
-            ]
+            body["tools"] = function_tools(request.tools)
         if self._official or self._azure:
             body["max_completion_tokens"] = request.max_tokens
         else:
@@ -92,6 +81,14 @@ class OpenAIChatProvider(HTTPProvider):
             self._send_cache_key = False
             return True
         return False
+
+
+def openai_endpoint(endpoint: Endpoint) -> tuple[str, dict[str, str]]:
+    """The base URL (OpenAI's own unless another is set) and the auth header, for Chat
+    Completions and Responses alike. Local servers take any key; one that wants a real
+    key answers 401, which names the key's variable."""
+    key = endpoint.api_key or "not-needed"
+    return endpoint.base_url or OPENAI_BASE_URL, {"authorization": f"Bearer {key}"}
 
 
 def _messages(request: Request) -> list[dict[str, Any]]:
@@ -124,15 +121,6 @@ def _messages(request: Request) -> list[dict[str, Any]]:
     return out
 
 
-@dataclass
-class _Call:
-    """A tool call being assembled from ``delta.tool_calls`` fragments."""
-
-    id: str = ""
-    name: str = ""
-    arguments: list[str] = field(default_factory=list)
-
-
 class ChatAccumulator(Accumulator):
     """A Chat Completions stream reduced chunk by chunk; after ``[DONE]`` or an error
     nothing more counts."""
@@ -141,7 +129,7 @@ class ChatAccumulator(Accumulator):
         super().__init__()
         self.key_env = key_env
         """The key's variable, named when an error chunk reports an auth failure."""
-        self.pending: dict[int, _Call] = {}
+        self.pending: dict[int, PendingCall] = {}
         """Tool calls being assembled, by index."""
         self.last_usage: dict[str, Any] | None = None
         self.service_tier: str | None = None
@@ -227,7 +215,7 @@ class ChatAccumulator(Accumulator):
             # Servers that omit the index send each call whole: a new id or name is a new call.
             new = fragment.get("id") or function.get("name") or not self.pending
             index = len(self.pending) if new else max(self.pending)
-        call = self.pending.setdefault(index, _Call())
+        call = self.pending.setdefault(index, PendingCall())
         if fragment.get("id"):
             call.id = str(fragment["id"])
         if function.get("name"):
@@ -243,7 +231,7 @@ class ChatAccumulator(Accumulator):
         """
         last = None if self.stop_reason is not None else max(self.pending, default=None)
         return tuple(
-            ToolCall(call.id or f"call_{index}", call.name, "".join(call.arguments) or "{}")
+            call.whole(f"call_{index}")
             for index, call in sorted(self.pending.items())
             if call.name and index != last
         )

@@ -14,13 +14,12 @@ A completed response has ``stop_reason`` ``completed``, the API's own status wor
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
 from chit.messages import Ended, Event, RequestError, ToolCall
-from chit.providers.base import Accumulator, HTTPProvider, Request, int_or_none
-from chit.providers.openai_chat import OPENAI_BASE_URL
+from chit.providers.base import Accumulator, HTTPProvider, PendingCall, Request, int_or_none
+from chit.providers.openai_chat import openai_endpoint
 from chit.providers.transport import Endpoint
 from chit.usage import Usage
 
@@ -48,8 +47,7 @@ class OpenAIResponsesProvider(HTTPProvider):
     path = "/responses"
 
     def __init__(self, endpoint: Endpoint) -> None:
-        base_url = endpoint.base_url or OPENAI_BASE_URL
-        headers = {"authorization": f"Bearer {endpoint.api_key or 'not-needed'}"}
+        base_url, headers = openai_endpoint(endpoint)
         super().__init__(endpoint, base_url, headers)
         self._official = urlsplit(base_url).hostname == "api.openai.com"
 
@@ -111,15 +109,6 @@ def _input(request: Request) -> list[dict[str, Any]]:
     return items
 
 
-@dataclass
-class _Call:
-    """A function call being assembled from ``response.function_call_arguments`` events."""
-
-    call_id: str = ""
-    name: str = ""
-    arguments: list[str] = field(default_factory=list)
-
-
 class ResponsesAccumulator(Accumulator):
     """A Responses stream reduced event by event. An ``error`` event ends it in error, but
     the ``response.failed`` that follows may still carry usage; after the terminal event
@@ -127,7 +116,7 @@ class ResponsesAccumulator(Accumulator):
 
     def __init__(self) -> None:
         super().__init__()
-        self.open_calls: dict[object, _Call] = {}
+        self.open_calls: dict[object, PendingCall] = {}
         """Function calls being streamed, by output index (or item id)."""
         self.final_usage: dict[str, Any] | None = None
         self.service_tier: str | None = None
@@ -161,13 +150,13 @@ class ResponsesAccumulator(Accumulator):
         elif kind == "response.output_item.added":
             item = event.get("item")
             if isinstance(item, dict) and item.get("type") == "function_call":
-                self.open_calls[_key(event, item)] = _Call(
+                self.open_calls[_key(event, item)] = PendingCall(
                     str(item.get("call_id") or ""), str(item.get("name") or "")
                 )
         elif kind == "response.output_item.done":
             item = event.get("item")
             if isinstance(item, dict) and item.get("type") == "function_call":
-                return self._close_call(self.open_calls.pop(_key(event, item), _Call()), item)
+                return self._close_call(self.open_calls.pop(_key(event, item), PendingCall()), item)
         elif kind in _TERMINAL:
             return self._finish(kind, event.get("response"))
         elif kind == "error":
@@ -177,12 +166,12 @@ class ResponsesAccumulator(Accumulator):
             self._take_response(event.get("response"))
         return []
 
-    def _close_call(self, call: _Call, item: dict[str, Any]) -> list[Event]:
+    def _close_call(self, call: PendingCall, item: dict[str, Any]) -> list[Event]:
         arguments = item.get("arguments")
         if not isinstance(arguments, str):
             arguments = "".join(call.arguments)
         done = ToolCall(
-            str(item.get("call_id") or call.call_id or f"call_{len(self.tool_calls)}"),
+            str(item.get("call_id") or call.id or f"call_{len(self.tool_calls)}"),
             str(item.get("name") or call.name),
             arguments or "{}",
         )
@@ -226,7 +215,7 @@ class ResponsesAccumulator(Accumulator):
         out: list[Event] = []
         for item in response.get("output") or ():
             if isinstance(item, dict) and item.get("type") == "function_call":
-                out += self._close_call(_Call(), item)
+                out += self._close_call(PendingCall(), item)
         return out
 
     def usage(self) -> Usage:
