@@ -136,6 +136,7 @@ class Accumulator:
         return []
 
     def end(self, ended: Ended, error: RequestError | None = None) -> None:
+        """Say how the response ended, and why when it failed."""
         self.ended, self.error = ended, error
 
     def cut(self, message: str) -> None:
@@ -144,14 +145,17 @@ class Accumulator:
             self.end(Ended.INTERRUPTED, RequestError("connection", message))
 
     def say(self, text: str) -> TextDelta:
+        """Keep a piece of answer text; the event that shows it."""
         self.text.append(text)
         return TextDelta(text)
 
     def think(self, text: str) -> ReasoningDelta:
+        """Keep a piece of reasoning; the event that shows it."""
         self.reasoning.append(text)
         return ReasoningDelta(text)
 
     def call(self, call: ToolCall) -> ToolCallEvent:
+        """Keep a whole tool call; the event that announces it."""
         self.tool_calls.append(call)
         return ToolCallEvent(call)
 
@@ -192,7 +196,7 @@ class HTTPProvider:
     path: ClassVar[str]
     """Where requests go, under the base URL."""
     unreachable_hint: ClassVar[str] = ""
-    """Added to the message when the server cannot be reached."""
+    """Added to the message when the server refused the connection."""
 
     def __init__(self, endpoint: Endpoint, base_url: str, headers: Mapping[str, str]) -> None:
         self.endpoint = endpoint
@@ -233,7 +237,8 @@ class HTTPProvider:
         except StatusError as err:
             acc.end(Ended.ERROR, status_error(err.status, err.body, self.endpoint.api_key_env))
         except Unreachable as err:
-            acc.end(Ended.ERROR, RequestError("connection", f"{err}{self.unreachable_hint}"))
+            hint = "" if err.timed_out else self.unreachable_hint
+            acc.end(Ended.ERROR, RequestError("connection", f"{err}{hint}"))
         except httpx.TransportError as err:  # mid-body: the stream was cut
             acc.cut(f"the connection failed mid-response ({type(err).__name__}: {err})")
         except Exception as err:  # a malformed stream must still end with a record

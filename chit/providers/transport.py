@@ -75,6 +75,10 @@ class StatusError(Exception):
 class Unreachable(Exception):
     """No response came: the connection failed or timed out, after the retries."""
 
+    def __init__(self, message: str, *, timed_out: bool) -> None:
+        super().__init__(message)
+        self.timed_out = timed_out
+
 
 def retry_after(headers: Mapping[str, str]) -> float | None:
     """Seconds a server asks to wait: ``retry-after-ms``, else ``retry-after`` (seconds, or an
@@ -177,8 +181,10 @@ class Transport:
                 if retries_taken < retries:
                     time.sleep(retry_wait(retries_taken, {}, self.endpoint.retry_delay))
                     continue
-                what = "timed out" if isinstance(err, httpx.TimeoutException) else "failed"
-                raise Unreachable(f"connection to {self.base_url} {what}: {err}") from err
+                timed_out = isinstance(err, httpx.TimeoutException)
+                what = "timed out" if timed_out else "failed"
+                message = f"connection to {self.base_url} {what}: {err}"
+                raise Unreachable(message, timed_out=timed_out) from err
             if not response.is_error:
                 return response
             if retries_taken < retries and should_retry(response.status_code, response.headers):
