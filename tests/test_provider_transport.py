@@ -270,6 +270,17 @@ def test_requests_share_one_pooled_connection(replay: ReplayServer) -> None:
     assert len({r.client for r in replay.received}) == 1
 
 
+def test_a_plain_http_endpoint_is_not_redirected(replay: ReplayServer) -> None:
+    # Following it could lead to https, and a plain-http client loads no TLS roots.
+    moved = Reply(status=307, content_type="text/plain", headers={"location": "/elsewhere"})
+    replay.queue(moved, Reply(body=OK))
+    turn = ask(replay, max_retries=0)
+    assert [r.path for r in replay.received] == ["/v1/messages"]
+    assert turn.ended is Ended.ERROR
+    assert turn.error is not None and turn.error.status == 307
+    assert "redirects" in turn.error.message
+
+
 def test_an_error_body_is_read_only_up_to_its_bound(replay: ReplayServer) -> None:
     # 4 MiB arriving 16 KiB every 0.1 s would take 25 s; the first 64 KiB take 0.4 s.
     html = b"<html>" + b"x" * (4 << 20)

@@ -334,6 +334,10 @@ def status_error(status: int, body: bytes | str, key_env: str) -> RequestError:
         )
     if status >= 500:
         return RequestError("server", f"the provider failed ({status}). {detail}".strip(), status)
+    if status < 400:  # a redirect chit does not follow (a plain-http endpoint)
+        return RequestError(
+            "bad_request", f"the endpoint redirects ({status}): check --base-url", status
+        )
     if status == 404:
         return RequestError(
             "not_found",

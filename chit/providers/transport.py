@@ -185,7 +185,7 @@ class Transport:
                 what = "timed out" if timed_out else "failed"
                 message = f"connection to {self.base_url} {what}: {err}"
                 raise Unreachable(message, timed_out=timed_out) from err
-            if not response.is_error:
+            if response.is_success:
                 return response
             if retries_taken < retries and should_retry(response.status_code, response.headers):
                 response.close()
