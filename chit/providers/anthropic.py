@@ -9,7 +9,7 @@ ignored, compaction iterations added.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import orjson
 
@@ -17,6 +17,19 @@ from chit.messages import Ended, Event, Message, RequestError
 from chit.providers.base import Accumulator, HTTPProvider, PendingCall, Request, int_or_none
 from chit.providers.transport import Endpoint
 from chit.usage import Usage
+
+if TYPE_CHECKING:  # the SDK's request types check the body; nothing is imported at run time
+    from anthropic.types import (
+        CacheControlEphemeralParam,
+        MessageParam,
+        TextBlockParam,
+        ToolParam,
+        ToolResultBlockParam,
+        ToolUseBlockParam,
+    )
+    from anthropic.types.message_create_params import MessageCreateParamsStreaming
+
+    Block = TextBlockParam | ToolUseBlockParam | ToolResultBlockParam
 
 #: The Messages API version chit speaks (the SDK's ``anthropic-version``).
 API_VERSION = "2023-06-01"
@@ -46,11 +59,11 @@ class AnthropicProvider(HTTPProvider):
     def accumulator(self) -> AnthropicAccumulator:
         return AnthropicAccumulator()
 
-    def body(self, request: Request) -> dict[str, Any]:
+    def body(self, request: Request) -> MessageCreateParamsStreaming:
         """The request body; system and tools are built the same way each time, so the
         cached prefix is byte-identical between requests."""
         cache_control = _cache_control(request.cache_ttl)
-        body: dict[str, Any] = {
+        body: MessageCreateParamsStreaming = {
             "model": request.model,
             "max_tokens": request.max_tokens,
             "messages": _messages(request.messages, cache_control),
@@ -61,7 +74,7 @@ class AnthropicProvider(HTTPProvider):
                 {"type": "text", "text": request.system, "cache_control": cache_control}
             ]
         if request.tools:
-            tools: list[dict[str, Any]] = [
+            tools: list[ToolParam] = [
                 {"name": t.name, "description": t.description, "input_schema": t.parameters}
                 for t in request.tools
             ]
@@ -184,33 +197,40 @@ def _compactions(usage: dict[str, Any]) -> list[dict[str, Any]]:
     return [s for s in steps if isinstance(s, dict) and s.get("type") == "compaction"]
 
 
-def _cache_control(ttl: str) -> dict[str, str]:
+def _cache_control(ttl: Literal["5m", "1h"]) -> CacheControlEphemeralParam:
     return {"type": "ephemeral", "ttl": "1h"} if ttl == "1h" else {"type": "ephemeral"}
 
 
-def _messages(messages: Sequence[Message], cache_control: dict[str, str]) -> list[dict[str, Any]]:
+def _messages(
+    messages: Sequence[Message], cache_control: CacheControlEphemeralParam
+) -> list[MessageParam]:
     """Provider-neutral messages as Anthropic's: tool results in a user message, no empty
     blocks, same-role neighbours merged, a cache breakpoint on the very last block."""
-    out: list[dict[str, Any]] = []
+    turns: list[tuple[Literal["user", "assistant"], list[Block]]] = []
     for message in messages:
-        role = "assistant" if message.role == "assistant" else "user"
+        role: Literal["user", "assistant"] = "assistant" if message.role == "assistant" else "user"
         blocks = _blocks(message)
         if not blocks:
             continue  # an assistant message interrupted before any text
-        if out and out[-1]["role"] == role:
-            out[-1]["content"].extend(blocks)
+        if turns and turns[-1][0] == role:
+            turns[-1][1].extend(blocks)
         else:
-            out.append({"role": role, "content": blocks})
-    if out:
-        content = out[-1]["content"]
-        content[-1] = {**content[-1], "cache_control": cache_control}
-    return out
+            turns.append((role, blocks))
+    if turns:
+        turns[-1][1][-1]["cache_control"] = cache_control
+    return [_message(role, blocks) for role, blocks in turns]
 
 
-def _blocks(message: Message) -> list[dict[str, Any]]:
-    blocks: list[dict[str, Any]] = []
+def _message(role: Literal["user", "assistant"], blocks: list[Block]) -> MessageParam:
+    if role == "assistant":
+        return {"role": "assistant", "content": blocks}
+    return {"role": "user", "content": blocks}
+
+
+def _blocks(message: Message) -> list[Block]:
+    blocks: list[Block] = []
     for result in message.tool_results:
-        block: dict[str, Any] = {"type": "tool_result", "tool_use_id": result.call_id}
+        block: ToolResultBlockParam = {"type": "tool_result", "tool_use_id": result.call_id}
         if result.content:
             block["content"] = result.content
         if result.is_error:

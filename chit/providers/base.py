@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Generator, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Literal, Protocol
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, Protocol
 
 import httpx
 import orjson
@@ -35,6 +35,9 @@ from chit.messages import (
 )
 from chit.providers.transport import Endpoint, StatusError, Transport, Unreachable
 from chit.usage import Usage
+
+if TYPE_CHECKING:  # the SDK's type of the shape; nothing is imported at run time
+    from openai.types.chat import ChatCompletionFunctionToolParam
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,7 +85,7 @@ class PendingCall:
         return ToolCall(self.id or fallback_id, self.name, "".join(self.arguments) or "{}")
 
 
-def function_tools(tools: Sequence[ToolSpec]) -> list[dict[str, Any]]:
+def function_tools(tools: Sequence[ToolSpec]) -> list[ChatCompletionFunctionToolParam]:
     """Tools in the OpenAI function shape, which Chat Completions and Ollama both take."""
     return [
         {
@@ -206,7 +209,7 @@ class HTTPProvider:
         """Close the pooled connections."""
         self.transport.close()
 
-    def body(self, request: Request) -> dict[str, Any]:
+    def body(self, request: Request) -> Mapping[str, Any]:
         """The JSON body of a request."""
         raise NotImplementedError
 

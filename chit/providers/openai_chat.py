@@ -8,7 +8,7 @@ non-null usage object, never summed.
 
 from __future__ import annotations
 
-from typing import Any, TypeGuard
+from typing import TYPE_CHECKING, Any, TypeGuard
 from urllib.parse import urlsplit
 
 from chit.messages import Ended, Event, RequestError, ToolCall, ToolCallEvent
@@ -23,6 +23,10 @@ from chit.providers.base import (
 )
 from chit.providers.transport import Endpoint, StatusError
 from chit.usage import Usage
+
+if TYPE_CHECKING:  # the SDK's request types check the body; nothing is imported at run time
+    from openai.types.chat import ChatCompletionAssistantMessageParam, ChatCompletionMessageParam
+    from openai.types.chat.completion_create_params import CompletionCreateParamsStreaming
 
 #: OpenAI's own endpoint, where neither the base URL nor ``OPENAI_BASE_URL`` is set.
 OPENAI_BASE_URL = "https://api.openai.com/v1"
@@ -48,21 +52,24 @@ class OpenAIChatProvider(HTTPProvider):
     def accumulator(self) -> ChatAccumulator:
         return ChatAccumulator(self.endpoint.api_key_env)
 
-    def body(self, request: Request) -> dict[str, Any]:
+    def body(self, request: Request) -> CompletionCreateParamsStreaming:
         """The request body.
 
         OpenAI's own API (and Azure's) want ``max_completion_tokens``, which reasoning
         models require; compatible servers (DeepSeek, Mistral, OpenRouter, vLLM, llama.cpp)
         know ``max_tokens`` and some silently ignore the newer name, so they get that.
         """
-        body: dict[str, Any] = {"model": request.model, "messages": _messages(request)}
+        body: CompletionCreateParamsStreaming = {
+            "model": request.model,
+            "messages": _messages(request),
+            "stream": True,
+        }
         if request.tools:
             body["tools"] = function_tools(request.tools)
         if self._official or self._azure:
             body["max_completion_tokens"] = request.max_tokens
         else:
             body["max_tokens"] = request.max_tokens
-        body["stream"] = True
         if self._send_stream_options:
             body["stream_options"] = {"include_usage": True}
         if self._send_cache_key and request.cache_key:
@@ -91,9 +98,9 @@ def openai_endpoint(endpoint: Endpoint) -> tuple[str, dict[str, str]]:
     return endpoint.base_url or OPENAI_BASE_URL, {"authorization": f"Bearer {key}"}
 
 
-def _messages(request: Request) -> list[dict[str, Any]]:
+def _messages(request: Request) -> list[ChatCompletionMessageParam]:
     """Provider-neutral messages in the Chat Completions shape, system prompt first."""
-    out: list[dict[str, Any]] = []
+    out: list[ChatCompletionMessageParam] = []
     if request.system:
         out.append({"role": "system", "content": request.system})
     for message in request.messages:
@@ -101,7 +108,10 @@ def _messages(request: Request) -> list[dict[str, Any]]:
             out.append({"role": "user", "content": message.text})
         elif message.role == "assistant":
             # Reasoning is not sent back: DeepSeek rejects reasoning_content in the input.
-            item: dict[str, Any] = {"role": "assistant", "content": message.text}
+            item: ChatCompletionAssistantMessageParam = {
+                "role": "assistant",
+                "content": message.text,
+            }
             if message.tool_calls:
                 item["content"] = message.text or None
                 item["tool_calls"] = [

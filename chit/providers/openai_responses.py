@@ -14,7 +14,7 @@ A completed response has ``stop_reason`` ``completed``, the API's own status wor
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from chit.messages import Ended, Event, RequestError, ToolCall
@@ -22,6 +22,10 @@ from chit.providers.base import Accumulator, HTTPProvider, PendingCall, Request,
 from chit.providers.openai_chat import openai_endpoint
 from chit.providers.transport import Endpoint
 from chit.usage import Usage
+
+if TYPE_CHECKING:  # the SDK's request types check the body; nothing is imported at run time
+    from openai.types.responses import ResponseInputParam
+    from openai.types.responses.response_create_params import ResponseCreateParamsStreaming
 
 #: Events that end a response and carry its usage; ``response.done`` is the legacy name.
 _TERMINAL = frozenset(
@@ -54,14 +58,14 @@ class OpenAIResponsesProvider(HTTPProvider):
     def accumulator(self) -> ResponsesAccumulator:
         return ResponsesAccumulator()
 
-    def body(self, request: Request) -> dict[str, Any]:
+    def body(self, request: Request) -> ResponseCreateParamsStreaming:
         """The request body.
 
         Nothing is stored server-side (``store: false``): chit sends the whole conversation
         each time. The prompt cache key goes to OpenAI's own API only; compatible servers
         may reject it.
         """
-        body: dict[str, Any] = {
+        body: ResponseCreateParamsStreaming = {
             "model": request.model,
             "input": _input(request),
             "max_output_tokens": request.max_tokens,
@@ -87,9 +91,9 @@ class OpenAIResponsesProvider(HTTPProvider):
         return body
 
 
-def _input(request: Request) -> list[dict[str, Any]]:
+def _input(request: Request) -> ResponseInputParam:
     """Provider-neutral messages as Responses input items (the system prompt is separate)."""
-    items: list[dict[str, Any]] = []
+    items: ResponseInputParam = []
     for message in request.messages:
         if message.role == "user":
             items.append({"role": "user", "content": message.text})
