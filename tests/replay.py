@@ -59,7 +59,9 @@ class Reply:
     chunk_size: int | None = None
     """Send the body in fragments of this many bytes."""
     delay: float = 0.0
-    """Seconds to wait before each fragment but the first (a slow trickle)."""
+    """Seconds to wait before each fragment (a slow trickle)."""
+    delay_first: bool = True
+    """With ``delay``: wait before the first fragment too (else it goes at once)."""
     head_delay: float = 0.0
     """Seconds to wait before the status line (a slow first byte)."""
     hang_up: bool = False
@@ -171,7 +173,7 @@ def _handler(server: ReplayServer) -> type[BaseHTTPRequestHandler]:
             step = reply.chunk_size or max(len(payload), 1)
             try:
                 for i in range(0, len(payload), step):
-                    if reply.delay and i:
+                    if reply.delay and (i or reply.delay_first):
                         time.sleep(reply.delay)
                     piece = payload[i : i + step]
                     self.wfile.write(b"%x\r\n%s\r\n" % (len(piece), piece))

@@ -536,7 +536,9 @@ def test_no_system_and_no_tools_are_left_out(replay: ReplayServer) -> None:
 def slow_reply(entry_id: str) -> Reply:
     """The body up to message_delta at once, the rest after a pause."""
     data = body(entry_id)
-    return Reply.recorded(entry_id, chunk_size=data.index(b"event: message_delta"), delay=0.6)
+    return Reply.recorded(
+        entry_id, chunk_size=data.index(b"event: message_delta"), delay=0.6, delay_first=False
+    )
 
 
 def test_ctrl_c_thrown_in_at_a_yield_ends_with_an_interrupted_record(

@@ -687,7 +687,7 @@ def slow_reply() -> Reply:
     """A text stream whose first two chunks come at once and the rest after a pause."""
     data = wire.openai_chat("The quick brown fox jumps over the lazy dog", prompt_tokens=9)
     first_text = data.index(b"\n\n", data.index(b'"content": "The quic"')) + 2
-    return Reply(body=data, chunk_size=first_text, delay=0.6)
+    return Reply(body=data, chunk_size=first_text, delay=0.6, delay_first=False)
 
 
 def test_ctrl_c_thrown_in_at_a_yield_ends_with_an_interrupted_record(

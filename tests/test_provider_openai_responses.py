@@ -638,7 +638,7 @@ def slow_reply(entry_id: str) -> tuple[Reply, bytes]:
     """The body up to the terminal event at once, the rest after a pause; and that first part."""
     data = body(entry_id)
     first = data.index(b"event: response.completed")
-    return Reply.recorded(entry_id, chunk_size=first, delay=0.6), data[:first]
+    return Reply.recorded(entry_id, chunk_size=first, delay=0.6, delay_first=False), data[:first]
 
 
 def test_ctrl_c_thrown_in_at_a_yield_ends_with_an_interrupted_record(

@@ -228,7 +228,7 @@ def test_a_slow_first_byte_after_the_retries_is_a_timeout(replay: ReplayServer) 
 
 def test_pauses_between_chunks_have_their_own_timeout(replay: ReplayServer) -> None:
     # Each 0.5 s pause is longer than the first-byte timeout, shorter than the read timeout.
-    replay.queue(Reply(body=OK, chunk_size=len(OK) // 3 + 1, delay=0.5))
+    replay.queue(Reply(body=OK, chunk_size=len(OK) // 3 + 1, delay=0.5, delay_first=False))
     turn = ask(replay, max_retries=0, first_byte_timeout=0.3, read_timeout=3.0)
     assert turn.ended is Ended.COMPLETE and turn.text == "ok"
 
@@ -237,7 +237,7 @@ def test_silence_mid_body_longer_than_the_read_timeout_cuts_the_stream(
     replay: ReplayServer,
 ) -> None:
     start_end = OK.index(b"\n\n") + 2  # message_start arrives, then the server falls silent
-    replay.queue(Reply(body=OK, chunk_size=start_end, delay=1.0))
+    replay.queue(Reply(body=OK, chunk_size=start_end, delay=1.0, delay_first=False))
     turn = ask(replay, max_retries=0, first_byte_timeout=1.5, read_timeout=0.3)
     assert turn.ended is Ended.INTERRUPTED
     assert turn.error is not None and turn.error.type == "connection"
