@@ -1,17 +1,23 @@
-"""Streaming overhead: chit's providers against the raw SDKs and a bare SSE reader.
+"""Streaming: chit against the raw SDKs and a bare SSE reader, on one long replayed stream.
 
-A 20,000-chunk stream in each wire format is served from the loopback replay server and
-read three ways, side by side in one run (median of a few repetitions):
-the SDK's typed stream, chit's provider, and httpx + httpx-sse + orjson (the floor).
+A 20,000-chunk stream in each wire format is served from the loopback replay server,
+side by side in one run (medians):
 
-Run: .venv/bin/python bench/bench_stream.py
+1. whole processes, as in ``bench_startup.py``: ``chit -p`` against a bare SDK script that
+   reads the same stream, and ``python -c pass``;
+2. in this process: the SDK's typed stream, chit's provider, and httpx + httpx-sse +
+   orjson (the floor).
+
+Run: .venv/bin/python bench/bench_stream.py [--runs N]
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import statistics
 import sys
+import tempfile
 import time
 import warnings
 from collections.abc import Callable
@@ -24,6 +30,7 @@ import orjson
 from httpx_sse import connect_sse
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+from bench_startup import chit_case, measure, python_case, report, sdk_case
 from replay import ReplayServer, Reply
 
 from chit.messages import AssistantTurn, Message
@@ -99,7 +106,7 @@ def floor(url: str, payload: dict[str, object]) -> None:
 
 
 def chit_reader(provider: str, base_url: str) -> Callable[[], None]:
-    p = connect(Endpoint(provider, base_url, "k", "KEY", max_retries=0))
+    p = connect(Endpoint(provider, base_url, "k", "KEY", max_retries=0))  # closed at exit
     request = Request(model="m", messages=[Message(role="user", text="hi")])
 
     def read() -> None:
@@ -109,7 +116,29 @@ def chit_reader(provider: str, base_url: str) -> Callable[[], None]:
     return read
 
 
+def processes(runs: int) -> None:
+    """Whole processes reading the long stream, side by side."""
+    bodies = {"anthropic": anthropic_body(), "openai": openai_body()}
+    with tempfile.TemporaryDirectory() as home:
+        cases = [python_case()]
+        for provider, data in bodies.items():
+            reply = lambda data=data: Reply(body=data)  # noqa: E731
+            cases += [chit_case(provider, reply, home), sdk_case(provider, reply)]
+        measure(cases, runs)
+    print(f"whole processes reading {CHUNKS:,} chunks")
+    report(cases, runs)
+
+
 def main() -> None:
+    parser = argparse.ArgumentParser(description="streaming, side by side")
+    parser.add_argument("--runs", type=int, default=5)
+    args = parser.parse_args()
+    processes(args.runs)
+    print()
+    in_process()
+
+
+def in_process() -> None:
     warnings.simplefilter("ignore", DeprecationWarning)
     msgs = [{"role": "user", "content": "hi"}]
     with ReplayServer() as server:
@@ -143,7 +172,7 @@ def main() -> None:
                 timed(server, anthropic_body(), lambda: floor(server.url + "/v1/messages", {})),
             ),
         }
-    print(f"{CHUNKS:,} chunks, median of {REPEAT}")
+    print(f"in one process, {CHUNKS:,} chunks, median of {REPEAT}")
     for name, (sdk, chit, bare) in rows.items():
         print(
             f"{name:10} raw SDK {sdk:6.3f} s | chit {chit:6.3f} s | floor {bare:6.3f} s | "

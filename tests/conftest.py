@@ -14,6 +14,7 @@ sys.path.insert(0, str(NETGUARD))
 sys.path.insert(0, str(Path(__file__).parent))
 
 from _chit_netguard import install  # noqa: E402
+from helpers import MADE  # noqa: E402
 from replay import ReplayServer  # noqa: E402
 
 install()
@@ -49,3 +50,11 @@ def replay() -> Iterator[ReplayServer]:
     """A started replay server; queue replies with ``replay.queue(Reply...)``."""
     with ReplayServer() as server:
         yield server
+
+
+@pytest.fixture(autouse=True)
+def _close_agents() -> Iterator[None]:
+    """Every agent a test made with ``helpers.make_agent`` closes its provider's connections."""
+    yield
+    while MADE:
+        MADE.pop().close()

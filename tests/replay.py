@@ -64,6 +64,12 @@ class Reply:
     """Stall once this many body bytes are sent ..."""
     pause: float = 0.0
     """... for this many seconds, then go on."""
+    delay_first: bool = True
+    """With ``delay``: wait before the first fragment too (else it goes at once)."""
+    head_delay: float = 0.0
+    """Seconds to wait before the status line (a slow first byte)."""
+    hang_up: bool = False
+    """Close the connection without any answer."""
 
     @classmethod
     def recorded(cls, entry_id: str, **faults: Any) -> Reply:
@@ -90,6 +96,10 @@ class Received:
     path: str
     headers: dict[str, str]
     body: bytes
+    client: tuple[str, int] = ("", 0)
+    """The client's address and port: one port for requests over one pooled connection."""
+    at: float = field(default_factory=time.perf_counter)
+    """When the request had arrived whole (``time.perf_counter``, this process's clock)."""
 
     @property
     def json(self) -> Any:
@@ -147,8 +157,14 @@ def _handler(server: ReplayServer) -> type[BaseHTTPRequestHandler]:
         def _serve(self) -> None:
             length = int(self.headers.get("content-length") or 0)
             data = self.rfile.read(length) if length else b""
-            received = Received(self.command, self.path, dict(self.headers.items()), data)
+            client = (str(self.client_address[0]), int(self.client_address[1]))
+            received = Received(self.command, self.path, dict(self.headers.items()), data, client)
             reply = server._next(received)
+            if reply.hang_up:
+                self.connection.shutdown(socket.SHUT_RDWR)
+                self.close_connection = True
+                return
+            time.sleep(reply.head_delay)
             self.send_response(reply.status)
             self.send_header("content-type", reply.content_type)
             for k, v in reply.headers.items():
@@ -165,7 +181,7 @@ def _handler(server: ReplayServer) -> type[BaseHTTPRequestHandler]:
                     if not paused and i >= reply.pause_after:  # type: ignore[operator]
                         paused = True
                         time.sleep(reply.pause)
-                    if reply.delay:
+                    if reply.delay and (i or reply.delay_first):
                         time.sleep(reply.delay)
                     piece = payload[i : i + step]
                     self.wfile.write(b"%x\r\n%s\r\n" % (len(piece), piece))

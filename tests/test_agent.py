@@ -1,4 +1,4 @@
-"""The agent loop over the real Anthropic and OpenAI SDKs and the replay server."""
+"""The agent loop over the real providers and the replay server."""
 
 from __future__ import annotations
 
@@ -11,11 +11,10 @@ from typing import Any
 
 import pytest
 import wire
+from helpers import make_agent, run_turn
 from replay import ReplayServer, Reply
-from test_conformance import endpoint_for
 
 from chit.agent import (
-    Agent,
     AgentEvent,
     Budget,
     BudgetWarning,
@@ -23,7 +22,6 @@ from chit.agent import (
     Tool,
     ToolContext,
     ToolDone,
-    TurnDone,
     UsageRecorded,
     default_tools,
     drain,
@@ -31,31 +29,6 @@ from chit.agent import (
 from chit.checkpoint import Session
 from chit.errors import BadInput, BudgetSpent
 from chit.messages import Ended, TextDelta
-from chit.providers import connect
-
-
-def make_agent(
-    replay: ReplayServer, tmp_path: Path, api: str = "anthropic_messages", **kw: Any
-) -> Agent:
-    endpoint = endpoint_for(api, replay)
-    kw.setdefault("tools", default_tools())
-    kw.setdefault("tool_context", ToolContext(root=tmp_path))
-    agent = Agent(connect(endpoint), endpoint, "claude-sonnet-4-5", **kw)
-    agent.state.session_id = "sess-1"
-    return agent
-
-
-def run(
-    agent: Agent, prompt: str = "go", answer: str | None = None
-) -> tuple[TurnDone, list[AgentEvent]]:
-    events: list[AgentEvent] = []
-
-    def handle(e: AgentEvent) -> None:
-        if isinstance(e, PermissionRequest) and answer is not None:
-            e.answer(answer)  # type: ignore[arg-type]
-        events.append(e)
-
-    return drain(agent.run(prompt), handle), events
 
 
 def test_a_three_request_tool_loop_records_and_sums_each_request(
@@ -96,7 +69,7 @@ def test_a_three_request_tool_loop_records_and_sums_each_request(
         tmp_path / "home", cwd=str(tmp_path), provider="anthropic", model="claude-sonnet-4-5"
     )
     agent = make_agent(replay, tmp_path, journal=session)
-    done, events = run(agent, "find beta")
+    done, events = run_turn(agent, "find beta")
 
     assert done.ended is Ended.COMPLETE
     assert done.text == "Found beta on line 2."
@@ -144,7 +117,7 @@ def test_openai_tool_loop_sends_the_prompt_cache_key_shape(
     )
     (tmp_path / "a.md").write_text("x")
     agent = make_agent(replay, tmp_path, api="openai_chat")
-    done, _ = run(agent)
+    done, _ = run_turn(agent)
     assert done.totals.usage.cache_read_tokens == 2176
     second = replay.received[1].json
     tool_msgs = [m for m in second["messages"] if m["role"] == "tool"]
@@ -161,7 +134,7 @@ def test_a_denied_permission_does_not_run_the_tool(replay: ReplayServer, tmp_pat
         Reply(body=wire.anthropic("OK, I won't.")),
     )
     agent = make_agent(replay, tmp_path)
-    done, events = run(agent, answer="no")
+    done, events = run_turn(agent, answer="no")
     assert done.ended is Ended.COMPLETE
     assert not (tmp_path / "x.txt").exists()
     asked = [e for e in events if isinstance(e, PermissionRequest)]
@@ -180,7 +153,7 @@ def test_always_allows_the_tool_for_the_session(replay: ReplayServer, tmp_path: 
         Reply(body=wire.anthropic("done")),
     )
     agent = make_agent(replay, tmp_path)
-    done, events = run(agent, answer="always")
+    done, events = run_turn(agent, answer="always")
     assert done.ended is Ended.COMPLETE
     assert (tmp_path / "x.txt").read_text() == "hi"
     assert (tmp_path / "y.txt").read_text() == "yo"
@@ -197,7 +170,7 @@ def test_a_tool_that_raises_returns_an_error_result(replay: ReplayServer, tmp_pa
         Reply(body=wire.anthropic("", [("tu_1", "boom", {})])),
         Reply(body=wire.anthropic("It failed.")),
     )
-    done, events = run(make_agent(replay, tmp_path, tools=tools))
+    done, events = run_turn(make_agent(replay, tmp_path, tools=tools))
     assert done.ended is Ended.COMPLETE
     result = next(e.result for e in events if isinstance(e, ToolDone))
     assert result.is_error and "disk on fire" in result.content
@@ -208,7 +181,7 @@ def test_an_unknown_tool_name_is_answered_not_crashed(replay: ReplayServer, tmp_
         Reply(body=wire.anthropic("", [("tu_1", "teleport", {"to": "mars"})])),
         Reply(body=wire.anthropic("Sorry.")),
     )
-    done, events = run(make_agent(replay, tmp_path))
+    done, events = run_turn(make_agent(replay, tmp_path))
     result = next(e.result for e in events if isinstance(e, ToolDone))
     assert result.is_error and "no tool named 'teleport'" in result.content
     assert done.text == "Sorry."
@@ -218,7 +191,7 @@ def test_the_request_limit_ends_the_turn(replay: ReplayServer, tmp_path: Path) -
     replay.queue(
         *(Reply(body=wire.anthropic("", [(f"tu_{i}", "list_files", {})])) for i in range(3))
     )
-    done, _ = run(make_agent(replay, tmp_path, max_requests=2))
+    done, _ = run_turn(make_agent(replay, tmp_path, max_requests=2))
     assert done.ended is Ended.ERROR
     assert done.error is not None and done.error.type == "request_limit"
     assert len(replay.received) == 2
@@ -234,7 +207,7 @@ def test_no_tools_records_the_call_and_ends_the_turn(replay: ReplayServer, tmp_p
         )
     )
     agent = make_agent(replay, tmp_path, tools=None)
-    done, events = run(agent)
+    done, events = run_turn(agent)
     assert done.ended is Ended.COMPLETE
     assert "tools" not in replay.received[0].json
     assert not (tmp_path / "x").exists()
@@ -254,7 +227,7 @@ def test_budget_warns_then_stops_new_requests(replay: ReplayServer, tmp_path: Pa
         Reply(body=wire.anthropic("never sent")),
     )
     agent = make_agent(replay, tmp_path, budget=Budget(max_tokens=100))
-    done, events = run(agent)
+    done, events = run_turn(agent)
     warnings = [e for e in events if isinstance(e, BudgetWarning)]
     # The second request took it from 60 % to 100 %: one warning, that it is spent.
     assert [w.fraction for w in warnings] == [Decimal("0.5"), Decimal(1)]
@@ -267,14 +240,14 @@ def test_budget_warns_then_stops_new_requests(replay: ReplayServer, tmp_path: Pa
     # Each request asked for no more output than the budget had left.
     assert [r.json["max_tokens"] for r in replay.received] == [100, 40]
     with pytest.raises(BudgetSpent):
-        run(agent)
+        run_turn(agent)
     assert len(replay.received) == 2
 
 
 def test_a_warning_says_how_much_is_really_spent(replay: ReplayServer, tmp_path: Path) -> None:
     replay.queue(Reply(body=wire.anthropic("big", input_tokens=900, output_tokens=120)))
     agent = make_agent(replay, tmp_path, budget=Budget(max_tokens=1000), max_output_tokens=500)
-    _, events = run(agent)
+    _, events = run_turn(agent)
     [warning] = [e for e in events if isinstance(e, BudgetWarning)]
     assert warning.used == Decimal("1.02")
     assert warning.describe().startswith("102% of the budget (1,000 tokens) is spent")
@@ -311,7 +284,7 @@ def test_ctrl_c_mid_stream_records_the_interrupted_request(
     assert agent.state.messages[-1].interrupted
 
     # The session is consistent: the next turn runs and sends a valid conversation.
-    done2, _ = run(agent, "again")
+    done2, _ = run_turn(agent, "again")
     assert done2.ended is Ended.COMPLETE
     roles = [m["role"] for m in replay.received[-1].json["messages"]]
     assert roles == ["user", "assistant", "user"]
@@ -350,14 +323,12 @@ def test_a_cost_budget_for_a_model_without_a_price_is_refused(
     replay: ReplayServer, tmp_path: Path
 ) -> None:
     replay.queue(Reply(body=wire.anthropic("never sent")))
-    endpoint = endpoint_for("anthropic_messages", replay)
-    agent = Agent(
-        connect(endpoint), endpoint, "my-local-finetune", budget=Budget(max_cost=Decimal("1"))
-    )
+    agent = make_agent(replay, tmp_path, budget=Budget(max_cost=Decimal("1")))
+    agent.model = "my-local-finetune"
     with pytest.raises(BadInput, match=r"my-local-finetune.*--max-tokens"):
-        run(agent)
+        run_turn(agent)
     assert replay.received == []
     # A token budget works for any model.
     agent.budget = Budget(max_tokens=1000)
-    done, _ = run(agent)
+    done, _ = run_turn(agent)
     assert done.ended is Ended.COMPLETE

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 import wire
+from helpers import MADE, endpoint_for
 from replay import ReplayServer, Reply
-from test_conformance import endpoint_for
 
 from chit.agent import Agent, AgentEvent, ToolContext, default_tools, drain, signals
 from chit.checkpoint import FileOps, Session
@@ -50,6 +50,7 @@ def agent_with(replay: ReplayServer, tmp_path: Path, ops: FileOps) -> tuple[Agen
         tool_context=ToolContext(root=tmp_path),
     )
     agent.state.session_id = session.session_id
+    MADE.append(agent)
     return agent, session
 
 

@@ -61,3 +61,20 @@ def test_unknown_provider() -> None:
 def test_endpoint_repr_hides_the_key() -> None:
     ep, _ = choose({"ANTHROPIC_API_KEY": "sk-ant-secret-123"})
     assert "secret" not in repr(ep)
+
+
+def test_ollama_takes_a_key_only_when_one_is_set() -> None:
+    ep, _ = choose({}, provider="ollama")
+    assert (ep.base_url, ep.api_key, ep.api_key_env) == ("http://127.0.0.1:11434", None, "")
+    ep, _ = choose({"OLLAMA_HOST": "0.0.0.0", "OLLAMA_API_KEY": "ok-1"}, provider="ollama")
+    assert (ep.base_url, ep.api_key, ep.api_key_env) == ("0.0.0.0", "ok-1", "OLLAMA_API_KEY")
+
+
+def test_endpoint_defaults_are_the_documented_limits() -> None:
+    ep, _ = choose({"ANTHROPIC_API_KEY": "a"})
+    assert (ep.max_retries, ep.connect_timeout, ep.first_byte_timeout, ep.read_timeout) == (
+        2,
+        10.0,
+        60.0,
+        120.0,
+    )

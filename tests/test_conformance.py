@@ -1,6 +1,7 @@
 """Every recorded stream in the shared manifest gives exactly its expected usage, model, ending.
 
-One parametrized test reads the manifest, so a new entry is tested with no new code.
+One parametrized test reads the manifest, so a new entry is tested with no new code. The
+same bodies split at every byte give the same record, and so do small chunks on the wire.
 """
 
 from __future__ import annotations
@@ -8,49 +9,43 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from replay import ReplayServer, Reply, manifest
-
-from chit.messages import AssistantTurn, Event, Message
-from chit.providers import Endpoint, Request, connect
-
-API_PROVIDER = {
-    "anthropic_messages": "anthropic",
-    "openai_chat": "openai",
-    "openai_responses": "openai-responses",
-    "ollama_chat": "ollama",
-}
+from helpers import API_PROVIDER, bytewise, final, read_body, run_stream
+from replay import ReplayServer, Reply, body, manifest
 
 
-def endpoint_for(api: str, server: ReplayServer, **kw: Any) -> Endpoint:
-    """An endpoint pointing the real SDK of ``api`` at the replay server."""
-    provider = API_PROVIDER[api]
-    base = server.url if provider in ("anthropic", "ollama") else server.url + "/v1"
-    key_env = {"anthropic": "ANTHROPIC_API_KEY", "ollama": ""}.get(provider, "OPENAI_API_KEY")
-    key = None if provider == "ollama" else "test-key"
-    return Endpoint(provider, base, key, key_env, **kw)
-
-
-def run_stream(api: str, server: ReplayServer, model: str = "test-model", **kw: Any) -> list[Event]:
-    """Send one request through the provider and collect every event."""
-    provider = connect(endpoint_for(api, server, max_retries=kw.pop("max_retries", 0)))
-    request = Request(model=model, messages=[Message(role="user", text="hi")], **kw)
-    return list(provider.stream(request))
-
-
-def final(events: list[Event]) -> AssistantTurn:
-    """The stream's final record, checking there is exactly one and it comes last."""
-    turns = [e for e in events if isinstance(e, AssistantTurn)]
-    assert len(turns) == 1, f"expected one AssistantTurn, got {len(turns)}"
-    assert events[-1] is turns[0]
-    return turns[0]
+def model_of(entry: dict[str, Any]) -> str:
+    return entry.get("model") or "test-model"
 
 
 @pytest.mark.parametrize("entry", manifest(), ids=lambda e: e["id"])
 def test_recorded_stream_gives_expected_usage(entry: dict[str, Any], replay: ReplayServer) -> None:
     replay.queue(Reply.recorded(entry["id"]))
-    turn = final(run_stream(entry["api"], replay, model=entry.get("model") or "test-model"))
+    turn = final(run_stream(entry["api"], replay, model=model_of(entry)))
     expected = entry["expected"]
     assert turn.usage.counts() == expected["usage"]
     assert turn.model == expected["model"]
     assert turn.ended.value == expected["ended"]
     assert turn.provider == API_PROVIDER[entry["api"]]
+
+
+@pytest.mark.parametrize("entry", manifest(), ids=lambda e: e["id"])
+def test_a_body_split_at_every_byte_gives_the_same_events(
+    entry: dict[str, Any], replay: ReplayServer
+) -> None:
+    replay.queue(Reply.recorded(entry["id"]))
+    whole = run_stream(entry["api"], replay, model=model_of(entry))
+    pieces = bytewise(body(entry["id"]))
+    trickled = read_body(entry["api"], pieces, entry["content_type"], model=model_of(entry))
+    assert trickled == whole
+    assert final(trickled).usage.counts() == entry["expected"]["usage"]
+
+
+@pytest.mark.parametrize("api", API_PROVIDER)
+def test_small_chunks_on_the_wire_give_the_same_events(api: str, replay: ReplayServer) -> None:
+    # The longest recording of each format, in 7-byte chunks through the real socket.
+    entry = max((e for e in manifest() if e["api"] == api), key=lambda e: len(body(e["id"])))
+    replay.queue(Reply.recorded(entry["id"]), Reply.recorded(entry["id"], chunk_size=7))
+    whole = run_stream(api, replay, model=model_of(entry))
+    trickled = run_stream(api, replay, model=model_of(entry))
+    assert trickled == whole
+    assert final(trickled).usage.counts() == entry["expected"]["usage"]

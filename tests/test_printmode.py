@@ -13,8 +13,8 @@ from typing import Any
 
 import pytest
 import wire
+from helpers import API_PROVIDER
 from replay import ReplayServer, Reply, manifest
-from test_conformance import API_PROVIDER
 
 KEY = "sk-test-DO-NOT-LEAK-4242"
 

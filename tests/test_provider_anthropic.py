@@ -1,4 +1,4 @@
-"""The Anthropic provider: the real SDK against the replay server, recorded and built bodies.
+"""The Anthropic provider against the replay server: recorded and built bodies.
 
 Expected usage after a cut is worked out here from the bytes that were sent, by a rule
 simpler than the provider's: an event counts once its blank line has arrived; input is
@@ -8,15 +8,23 @@ known once ``message_start`` has, output once a ``message_delta`` with usage has
 from __future__ import annotations
 
 import json
-import os
-import signal
 import socket
-import threading
+from contextlib import closing
 from typing import Any
 
 import pytest
+from helpers import (
+    bytewise,
+    endpoint_for,
+    final,
+    headers_of,
+    raw_value,
+    read_body,
+    read_with_ctrl_c,
+    run_stream,
+    user,
+)
 from replay import ReplayServer, Reply, body, entry, manifest
-from test_conformance import endpoint_for, final, run_stream
 
 from chit.messages import (
     AssistantTurn,
@@ -34,7 +42,7 @@ from chit.providers.anthropic import AnthropicProvider
 
 API = "anthropic_messages"
 ENTRIES = [e["id"] for e in manifest() if e["api"] == API]
-FAST_RETRY = {"retry-after-ms": "1"}  # the SDK backs off ~0.5 s when told 0
+FAST_RETRY = {"retry-after-ms": "1"}  # a 1 ms wait instead of the 0.5 s backoff
 
 
 def arrived(prefix: bytes) -> list[dict[str, Any]]:
@@ -93,12 +101,13 @@ def sse(event: str, data: dict[str, Any]) -> bytes:
     return f"event: {event}\ndata: {json.dumps(data)}\n\n".encode()
 
 
-def provider(server: ReplayServer, max_retries: int = 0) -> AnthropicProvider:
-    return AnthropicProvider(endpoint_for(API, server, max_retries=max_retries))
+def provider(server: ReplayServer, max_retries: int = 0) -> closing[AnthropicProvider]:
+    return closing(AnthropicProvider(endpoint_for(API, server, max_retries=max_retries)))
 
 
-def user(text: str = "hi") -> list[Message]:
-    return [Message(role="user", text=text)]
+def stream(server: ReplayServer, request: Request) -> list[Event]:
+    with provider(server) as p:
+        return list(p.stream(request))
 
 
 # Recorded streams, whole, byte by byte and cut short
@@ -106,9 +115,9 @@ def user(text: str = "hi") -> list[Message]:
 
 @pytest.mark.parametrize("entry_id", ENTRIES)
 def test_byte_at_a_time_gives_the_same_record(entry_id: str, replay: ReplayServer) -> None:
-    replay.queue(Reply.recorded(entry_id), Reply.recorded(entry_id, chunk_size=1))
+    replay.queue(Reply.recorded(entry_id))
     whole = final(run_stream(API, replay))
-    trickled = final(run_stream(API, replay))
+    trickled = final(read_body(API, bytewise(body(entry_id)), "text/event-stream"))
     assert trickled.usage.counts() == entry(entry_id)["expected"]["usage"]
     assert trickled == whole
     assert trickled.ended is Ended.COMPLETE
@@ -304,7 +313,8 @@ def test_unreachable_server_is_a_connection_error() -> None:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     endpoint = Endpoint("anthropic", f"http://127.0.0.1:{port}", "k", "ANTHROPIC_API_KEY", 0)
-    turn = final(list(AnthropicProvider(endpoint).stream(Request("m", user()))))
+    with closing(AnthropicProvider(endpoint)) as p:
+        turn = final(list(p.stream(Request("m", user()))))
     assert turn.ended is Ended.ERROR
     assert turn.error is not None and turn.error.type == "connection"
 
@@ -441,24 +451,17 @@ def conversation() -> list[Message]:
     ]
 
 
-def raw_value(sent: bytes, key: str) -> bytes:
-    """The bytes of a top-level value of the JSON body, exactly as sent."""
-    text = sent.decode()
-    start = text.index(f'"{key}":') + len(key) + 3
-    while text[start] in " \t\n":
-        start += 1
-    _, end = json.JSONDecoder().raw_decode(text, start)
-    return text[start:end].encode()
-
-
 def test_request_converts_messages_and_places_cache_breakpoints(replay: ReplayServer) -> None:
     entry_id = "anthropic/lcg_create_message_stream"
     replay.queue(Reply.recorded(entry_id))
     request = Request("claude-x", conversation(), system="be brief", tools=TOOLS, max_tokens=321)
-    final(list(provider(replay).stream(request)))
+    final(stream(replay, request))
     sent = replay.received[0].json
     ephemeral = {"type": "ephemeral"}
     assert replay.received[0].path == "/v1/messages"
+    headers = headers_of(replay)
+    assert (headers["x-api-key"], headers["anthropic-version"]) == ("test-key", "2023-06-01")
+    assert "authorization" not in headers
     assert sent["model"] == "claude-x" and sent["max_tokens"] == 321 and sent["stream"] is True
     assert sent["system"] == [{"type": "text", "text": "be brief", "cache_control": ephemeral}]
     assert [t.get("cache_control") for t in sent["tools"]] == [None, ephemeral]
@@ -491,7 +494,6 @@ def test_request_converts_messages_and_places_cache_breakpoints(replay: ReplaySe
 def test_one_hour_cache_and_stable_prefix_bytes(replay: ReplayServer) -> None:
     entry_id = "anthropic/lcg_create_message_stream"
     replay.queue(Reply.recorded(entry_id), Reply.recorded(entry_id))
-    chat = provider(replay)
     first = Request("m", user("one"), system="sys", tools=TOOLS, cache_ttl="1h")
     second = Request(
         "m",
@@ -500,8 +502,9 @@ def test_one_hour_cache_and_stable_prefix_bytes(replay: ReplayServer) -> None:
         tools=TOOLS,
         cache_ttl="1h",
     )
-    final(list(chat.stream(first)))
-    final(list(chat.stream(second)))
+    with provider(replay) as chat:
+        final(list(chat.stream(first)))
+        final(list(chat.stream(second)))
     a, b = (r.body for r in replay.received)
     for key in ("system", "tools"):
         assert raw_value(a, key) == raw_value(b, key)
@@ -516,7 +519,7 @@ def test_one_hour_cache_and_stable_prefix_bytes(replay: ReplayServer) -> None:
 
 def test_no_system_and_no_tools_are_left_out(replay: ReplayServer) -> None:
     replay.queue(Reply.recorded("anthropic/lcg_create_message_stream"))
-    final(list(provider(replay).stream(Request("m", user()))))
+    final(stream(replay, Request("m", user())))
     sent = replay.received[0].json
     assert "system" not in sent and "tools" not in sent
     assert sent["messages"] == [
@@ -533,7 +536,9 @@ def test_no_system_and_no_tools_are_left_out(replay: ReplayServer) -> None:
 def slow_reply(entry_id: str) -> Reply:
     """The body up to message_delta at once, the rest after a pause."""
     data = body(entry_id)
-    return Reply.recorded(entry_id, chunk_size=data.index(b"event: message_delta"), delay=0.6)
+    return Reply.recorded(
+        entry_id, chunk_size=data.index(b"event: message_delta"), delay=0.6, delay_first=False
+    )
 
 
 def test_ctrl_c_thrown_in_at_a_yield_ends_with_an_interrupted_record(
@@ -541,9 +546,10 @@ def test_ctrl_c_thrown_in_at_a_yield_ends_with_an_interrupted_record(
 ) -> None:
     entry_id = "anthropic/otl_prompt_caching_stream_read"
     replay.queue(slow_reply(entry_id))
-    gen = provider(replay).stream(Request("m", user()))
-    first = next(e for e in gen if isinstance(e, TextDelta))
-    turn = gen.throw(KeyboardInterrupt())
+    with provider(replay) as p:
+        gen = p.stream(Request("m", user()))
+        first = next(e for e in gen if isinstance(e, TextDelta))
+        turn = gen.throw(KeyboardInterrupt())
     assert isinstance(turn, AssistantTurn)
     assert turn.ended is Ended.INTERRUPTED
     assert turn.error is not None and turn.error.type == "interrupted"
@@ -563,21 +569,9 @@ def test_ctrl_c_during_a_blocking_read_ends_with_an_interrupted_record(
 ) -> None:
     entry_id = "anthropic/otl_prompt_caching_stream_write"
     replay.queue(slow_reply(entry_id))
-    events: list[Event] = []
-    timer: threading.Timer | None = None
-    try:
-        for event in provider(replay).stream(Request("m", user())):
-            events.append(event)
-            if timer is None and isinstance(event, TextDelta):
-                # The rest of this fragment is read at once; then the read blocks for 0.6 s.
-                timer = threading.Timer(0.25, os.kill, (os.getpid(), signal.SIGINT))
-                timer.start()
-    except KeyboardInterrupt:
-        pytest.fail("Ctrl-C escaped the provider's stream")
-    finally:
-        if timer is not None:
-            timer.join()
-    turn = final(events)
+    with provider(replay) as p:
+        # The rest of the first fragment is read at once; then the read blocks for 0.6 s.
+        turn = final(read_with_ctrl_c(p.stream(Request("m", user())), after=0.25))
     sent = body(entry_id)
     events_before = arrived(sent[: sent.index(b"event: message_delta")])
     assert turn.ended is Ended.INTERRUPTED

@@ -1,4 +1,4 @@
-"""The Ollama provider: the ``ollama`` client's HTTP client against the replay server.
+"""The Ollama provider against the replay server.
 
 Expected results after a cut are worked out here from the bytes that were sent, by a rule
 simpler than the provider's: a line counts once all its bytes have arrived (its newline
@@ -8,15 +8,24 @@ need not); the usage is known (the manifest's figures) once the ``done`` line ha
 from __future__ import annotations
 
 import json
-import os
-import signal
 import socket
-import threading
+from contextlib import closing
 from typing import Any
 
 import pytest
+from helpers import (
+    UNKNOWN,
+    bytewise,
+    endpoint_for,
+    final,
+    headers_of,
+    read_body,
+    read_with_ctrl_c,
+    run_stream,
+    user,
+)
+from ollama._client import _parse_host as ollama_parse_host
 from replay import ReplayServer, Reply, body, entry, manifest
-from test_conformance import endpoint_for, final, run_stream
 
 from chit.messages import (
     AssistantTurn,
@@ -31,12 +40,10 @@ from chit.messages import (
     ToolSpec,
 )
 from chit.providers import Endpoint, Request
-from chit.providers.ollama import OllamaProvider
-from chit.usage import FIELDS
+from chit.providers.ollama import OllamaProvider, parse_host
 
 API = "ollama_chat"
 ENTRIES = [e["id"] for e in manifest() if e["api"] == API]
-UNKNOWN: dict[str, int | None] = dict.fromkeys(FIELDS)
 NDJSON = "application/x-ndjson"
 
 
@@ -54,12 +61,13 @@ def text_of(lines: list[dict[str, Any]]) -> str:
     return "".join(line["message"].get("content", "") for line in lines if "message" in line)
 
 
-def provider(server: ReplayServer) -> OllamaProvider:
-    return OllamaProvider(endpoint_for(API, server))
+def provider(server: ReplayServer) -> closing[OllamaProvider]:
+    return closing(OllamaProvider(endpoint_for(API, server, max_retries=0)))
 
 
-def user(text: str = "hi") -> list[Message]:
-    return [Message(role="user", text=text)]
+def stream(server: ReplayServer, request: Request) -> list[Event]:
+    with provider(server) as p:
+        return list(p.stream(request))
 
 
 # Bodies in the wire format the recordings show (compact JSON, one object a line)
@@ -103,11 +111,11 @@ def done(**counts: Any) -> dict[str, Any]:
 
 @pytest.mark.parametrize("entry_id", ENTRIES)
 def test_byte_at_a_time_gives_the_same_record(entry_id: str, replay: ReplayServer) -> None:
-    replay.queue(Reply.recorded(entry_id), Reply.recorded(entry_id, chunk_size=1))
+    replay.queue(Reply.recorded(entry_id))
     whole = final(run_stream(API, replay))
-    events = run_stream(API, replay)
-    trickled = final(events)
     data = body(entry_id)
+    events = read_body(API, bytewise(data), entry(entry_id)["content_type"])
+    trickled = final(events)
     assert trickled == whole
     assert trickled.usage.counts() == entry(entry_id)["expected"]["usage"]
     assert trickled.ended is Ended.COMPLETE
@@ -295,19 +303,61 @@ def test_unreachable_server_is_a_connection_error() -> None:
     with socket.socket() as s:  # a loopback port that nothing listens on
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    endpoint = Endpoint("ollama", f"http://127.0.0.1:{port}", None, "")
-    turn = final(list(OllamaProvider(endpoint).stream(Request("m", user()))))
+    endpoint = Endpoint("ollama", f"http://127.0.0.1:{port}", None, "", max_retries=0)
+    with closing(OllamaProvider(endpoint)) as p:
+        turn = final(list(p.stream(Request("m", user()))))
     assert turn.ended is Ended.ERROR
     assert turn.error is not None and turn.error.type == "connection"
     assert "ollama serve" in turn.error.message
 
 
-def test_a_host_without_scheme_or_port_is_resolved_by_the_client(replay: ReplayServer) -> None:
-    # OLLAMA_HOST forms such as "127.0.0.1:PORT" work: the ollama package parses them.
+def test_a_host_without_scheme_is_resolved(replay: ReplayServer) -> None:
+    # OLLAMA_HOST forms such as "127.0.0.1:PORT" work, as the ollama package reads them.
     host = replay.url.removeprefix("http://")
     replay.queue(Reply(body=ndjson(piece("ok"), done()), content_type=NDJSON))
-    turn = final(list(OllamaProvider(Endpoint("ollama", host)).stream(Request("m", user()))))
+    with closing(OllamaProvider(Endpoint("ollama", host))) as p:
+        turn = final(list(p.stream(Request("m", user()))))
     assert turn.text == "ok" and turn.ended is Ended.COMPLETE
+    assert replay.received[0].path == "/api/chat"
+
+
+HOSTS = [
+    None,
+    "",
+    "0.0.0.0",
+    "0.0.0.0:11434",
+    "1.2.3.4",
+    ":56789",
+    "1.2.3.4:56789",
+    "http://1.2.3.4",
+    "https://1.2.3.4",
+    "https://1.2.3.4:56789",
+    "example.com",
+    "example.com:56789",
+    "http://example.com",
+    "https://example.com:56789/path",
+    "example.com/",
+    "example.com:56789/path/",
+    "localhost",
+    "[0001:002:003:0004::1]",
+    "[0001:002:003:0004::1]:56789/path",
+    "https://[0001:002:003:0004::1]",
+    "http://[::1]:11434",
+]
+
+
+@pytest.mark.parametrize("host", HOSTS)
+def test_host_forms_resolve_as_the_ollama_package_resolves_them(host: str | None) -> None:
+    assert parse_host(host) == ollama_parse_host(host)
+
+
+def test_the_default_host_and_an_ollama_key(replay: ReplayServer) -> None:
+    assert parse_host(None) == "http://127.0.0.1:11434"
+    replay.queue(Reply(body=ndjson(piece("ok"), done()), content_type=NDJSON))
+    endpoint = Endpoint("ollama", replay.url, "ok-key", "OLLAMA_API_KEY")
+    with closing(OllamaProvider(endpoint)) as p:
+        final(list(p.stream(Request("m", user()))))
+    assert headers_of(replay)["authorization"] == "Bearer ok-key"
 
 
 # The request sent
@@ -342,7 +392,7 @@ def test_request_shape(replay: ReplayServer) -> None:
         Message(role="user", text="go on"),
     ]
     request = Request("qwen3:8b", messages, system="be brief", tools=TOOLS, max_tokens=321)
-    final(list(provider(replay).stream(request)))
+    final(stream(replay, request))
     received = replay.received[0]
     sent = received.json
     assert (received.method, received.path) == ("POST", "/api/chat")
@@ -377,8 +427,9 @@ def test_request_shape(replay: ReplayServer) -> None:
 
 def test_no_system_and_no_tools_are_left_out(replay: ReplayServer) -> None:
     replay.queue(Reply(body=ndjson(piece("ok"), done()), content_type=NDJSON))
-    final(list(provider(replay).stream(Request("m", user()))))
+    final(stream(replay, Request("m", user())))
     sent = replay.received[0].json
+    assert "authorization" not in headers_of(replay)
     assert "tools" not in sent
     assert sent["messages"] == [{"role": "user", "content": "hi"}]
 
@@ -390,7 +441,7 @@ def slow_reply(entry_id: str) -> tuple[Reply, bytes]:
     """Every line but the done line at once, the rest after a pause; and that first part."""
     data = body(entry_id)
     first = data.rindex(b"\n", 0, len(data) - 1) + 1
-    return Reply.recorded(entry_id, chunk_size=first, delay=0.6), data[:first]
+    return Reply.recorded(entry_id, chunk_size=first, delay=0.6, delay_first=False), data[:first]
 
 
 def test_ctrl_c_thrown_in_at_a_yield_ends_with_an_interrupted_record(
@@ -398,9 +449,10 @@ def test_ctrl_c_thrown_in_at_a_yield_ends_with_an_interrupted_record(
 ) -> None:
     reply, _ = slow_reply("ollama/lcg_generate_chat_stream")
     replay.queue(reply)
-    gen = provider(replay).stream(Request("m", user()))
-    first = next(e for e in gen if isinstance(e, TextDelta))
-    turn = gen.throw(KeyboardInterrupt())
+    with provider(replay) as p:
+        gen = p.stream(Request("m", user()))
+        first = next(e for e in gen if isinstance(e, TextDelta))
+        turn = gen.throw(KeyboardInterrupt())
     assert isinstance(turn, AssistantTurn)
     assert turn.ended is Ended.INTERRUPTED
     assert turn.error is not None and turn.error.type == "interrupted"
@@ -417,21 +469,9 @@ def test_ctrl_c_during_a_blocking_read_ends_with_an_interrupted_record(
 ) -> None:
     reply, sent = slow_reply("ollama/lcg_generate_chat_stream")
     replay.queue(reply)
-    events: list[Event] = []
-    timer: threading.Timer | None = None
-    try:
-        for event in provider(replay).stream(Request("m", user())):
-            events.append(event)
-            if timer is None and isinstance(event, TextDelta):
-                # The rest of this fragment is read at once; then the read blocks for 0.6 s.
-                timer = threading.Timer(0.25, os.kill, (os.getpid(), signal.SIGINT))
-                timer.start()
-    except KeyboardInterrupt:
-        pytest.fail("Ctrl-C escaped the provider's stream")
-    finally:
-        if timer is not None:
-            timer.join()
-    turn = final(events)
+    with provider(replay) as p:
+        # The rest of the first fragment is read at once; then the read blocks for 0.6 s.
+        turn = final(read_with_ctrl_c(p.stream(Request("m", user())), after=0.25))
     assert turn.ended is Ended.INTERRUPTED
     assert turn.error is not None and turn.error.type == "interrupted"
     assert turn.usage.counts() == UNKNOWN

@@ -1,4 +1,4 @@
-"""The OpenAI Responses provider: the real ``openai`` SDK against the replay server.
+"""The OpenAI Responses provider against the replay server.
 
 Expected results after a cut are worked out here from the bytes that were sent, by a rule
 simpler than the provider's: an event counts once its blank line has arrived; the usage is
@@ -8,15 +8,23 @@ known (the manifest's figures) once the terminal event has, and unknown before.
 from __future__ import annotations
 
 import json
-import os
-import signal
 import socket
-import threading
+from contextlib import closing
 from typing import Any
 
 import pytest
+from helpers import (
+    UNKNOWN,
+    bytewise,
+    endpoint_for,
+    final,
+    headers_of,
+    read_body,
+    read_with_ctrl_c,
+    run_stream,
+    user,
+)
 from replay import ReplayServer, Reply, body, entry, manifest
-from test_conformance import endpoint_for, final, run_stream
 
 from chit.messages import (
     AssistantTurn,
@@ -32,13 +40,11 @@ from chit.messages import (
 )
 from chit.providers import Endpoint, Request
 from chit.providers.openai_responses import OpenAIResponsesProvider
-from chit.usage import FIELDS
 
 API = "openai_responses"
 ENTRIES = [e["id"] for e in manifest() if e["api"] == API]
 TERMINAL = {"response.completed", "response.incomplete", "response.failed", "response.done"}
-FAST_RETRY = {"retry-after-ms": "1"}  # the SDK backs off ~0.5 s when told 0
-UNKNOWN: dict[str, int | None] = dict.fromkeys(FIELDS)
+FAST_RETRY = {"retry-after-ms": "1"}  # a 1 ms wait instead of the 0.5 s backoff
 
 
 def arrived(prefix: bytes) -> list[dict[str, Any]]:
@@ -76,12 +82,13 @@ def event_ends(data: bytes) -> dict[str, list[int]]:
     return ends
 
 
-def provider(server: ReplayServer, max_retries: int = 0) -> OpenAIResponsesProvider:
-    return OpenAIResponsesProvider(endpoint_for(API, server, max_retries=max_retries))
+def provider(server: ReplayServer, max_retries: int = 0) -> closing[OpenAIResponsesProvider]:
+    return closing(OpenAIResponsesProvider(endpoint_for(API, server, max_retries=max_retries)))
 
 
-def user(text: str = "hi") -> list[Message]:
-    return [Message(role="user", text=text)]
+def stream(server: ReplayServer, request: Request) -> list[Event]:
+    with provider(server) as p:
+        return list(p.stream(request))
 
 
 # Bodies in the wire format the recordings show
@@ -228,9 +235,9 @@ def responses_stream(
 
 @pytest.mark.parametrize("entry_id", ENTRIES)
 def test_byte_at_a_time_gives_the_same_record(entry_id: str, replay: ReplayServer) -> None:
-    replay.queue(Reply.recorded(entry_id), Reply.recorded(entry_id, chunk_size=1))
+    replay.queue(Reply.recorded(entry_id))
     whole = final(run_stream(API, replay))
-    events = run_stream(API, replay)
+    events = read_body(API, bytewise(body(entry_id)), "text/event-stream")
     trickled = final(events)
     sent = arrived(body(entry_id))
     assert trickled == whole
@@ -492,12 +499,11 @@ def test_request_shape(replay: ReplayServer) -> None:
     request = Request(
         "gpt-x", conversation(), system="be brief", tools=TOOLS, max_tokens=321, cache_key="s1"
     )
-    final(list(provider(replay).stream(request)))
+    final(stream(replay, request))
     received = replay.received[0]
     sent = received.json
     assert received.path == "/v1/responses"
-    headers = {k.lower(): v for k, v in received.headers.items()}
-    assert headers["authorization"] == "Bearer test-key"
+    assert headers_of(replay)["authorization"] == "Bearer test-key"
     assert sent["model"] == "gpt-x"
     assert sent["instructions"] == "be brief"
     assert sent["max_output_tokens"] == 321
@@ -532,7 +538,7 @@ def test_request_shape(replay: ReplayServer) -> None:
 
 def test_no_system_and_no_tools_are_left_out(replay: ReplayServer) -> None:
     replay.queue(Reply(body=responses_stream("ok", usage=usage_object())))
-    final(list(provider(replay).stream(Request("m", user()))))
+    final(stream(replay, Request("m", user())))
     sent = replay.received[0].json
     assert "instructions" not in sent and "tools" not in sent
     assert sent["input"] == [{"role": "user", "content": "hi"}]
@@ -544,8 +550,9 @@ def test_no_system_and_no_tools_are_left_out(replay: ReplayServer) -> None:
 )
 def test_prompt_cache_key_goes_to_openai_only(base_url: str | None, sends_key: bool) -> None:
     # Only the parameters are built: nothing is sent.
-    chat = OpenAIResponsesProvider(Endpoint("openai-responses", base_url, "k", "OPENAI_API_KEY"))
-    params = chat.params(Request("m", user(), cache_key="session-1"))
+    endpoint = Endpoint("openai-responses", base_url, "k", "OPENAI_API_KEY")
+    with closing(OpenAIResponsesProvider(endpoint)) as p:
+        params = p.body(Request("m", user(), cache_key="session-1"))
     assert ("prompt_cache_key" in params) is sends_key
     if sends_key:
         assert params["prompt_cache_key"] == "session-1"
@@ -618,7 +625,8 @@ def test_unreachable_server_is_a_connection_error() -> None:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     endpoint = Endpoint("openai-responses", f"http://127.0.0.1:{port}/v1", "k", "OPENAI_API_KEY", 0)
-    turn = final(list(OpenAIResponsesProvider(endpoint).stream(Request("m", user()))))
+    with closing(OpenAIResponsesProvider(endpoint)) as p:
+        turn = final(list(p.stream(Request("m", user()))))
     assert turn.ended is Ended.ERROR
     assert turn.error is not None and turn.error.type == "connection"
 
@@ -630,7 +638,7 @@ def slow_reply(entry_id: str) -> tuple[Reply, bytes]:
     """The body up to the terminal event at once, the rest after a pause; and that first part."""
     data = body(entry_id)
     first = data.index(b"event: response.completed")
-    return Reply.recorded(entry_id, chunk_size=first, delay=0.6), data[:first]
+    return Reply.recorded(entry_id, chunk_size=first, delay=0.6, delay_first=False), data[:first]
 
 
 def test_ctrl_c_thrown_in_at_a_yield_ends_with_an_interrupted_record(
@@ -638,9 +646,10 @@ def test_ctrl_c_thrown_in_at_a_yield_ends_with_an_interrupted_record(
 ) -> None:
     reply, _ = slow_reply("openai/otl_responses_streaming_0")
     replay.queue(reply)
-    gen = provider(replay).stream(Request("m", user()))
-    first = next(e for e in gen if isinstance(e, TextDelta))
-    turn = gen.throw(KeyboardInterrupt())
+    with provider(replay) as p:
+        gen = p.stream(Request("m", user()))
+        first = next(e for e in gen if isinstance(e, TextDelta))
+        turn = gen.throw(KeyboardInterrupt())
     assert isinstance(turn, AssistantTurn)
     assert turn.ended is Ended.INTERRUPTED
     assert turn.error is not None and turn.error.type == "interrupted"
@@ -656,21 +665,9 @@ def test_ctrl_c_during_a_blocking_read_ends_with_an_interrupted_record(
 ) -> None:
     reply, sent = slow_reply("openai/otl_responses_streaming_0")
     replay.queue(reply)
-    events: list[Event] = []
-    timer: threading.Timer | None = None
-    try:
-        for event in provider(replay).stream(Request("m", user())):
-            events.append(event)
-            if timer is None and isinstance(event, TextDelta):
-                # The rest of this fragment is read at once; then the read blocks for 0.6 s.
-                timer = threading.Timer(0.25, os.kill, (os.getpid(), signal.SIGINT))
-                timer.start()
-    except KeyboardInterrupt:
-        pytest.fail("Ctrl-C escaped the provider's stream")
-    finally:
-        if timer is not None:
-            timer.join()
-    turn = final(events)
+    with provider(replay) as p:
+        # The rest of the first fragment is read at once; then the read blocks for 0.6 s.
+        turn = final(read_with_ctrl_c(p.stream(Request("m", user())), after=0.25))
     assert turn.ended is Ended.INTERRUPTED
     assert turn.error is not None and turn.error.type == "interrupted"
     assert turn.usage.counts() == UNKNOWN

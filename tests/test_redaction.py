@@ -13,10 +13,10 @@ from typing import Any
 
 import pytest
 import wire
+from helpers import env_for
 from hypothesis import given
 from hypothesis import strategies as st
 from replay import ReplayServer, Reply
-from test_printmode import env_for
 
 from chit.checkpoint import Session, load
 from chit.checkpoint.journal import encode

@@ -18,9 +18,8 @@ from typing import Any
 
 import pytest
 import wire
+from helpers import KEY, env_for, make_agent, run_turn
 from replay import ReplayServer, Reply
-from test_agent import make_agent, run
-from test_printmode import KEY, env_for
 
 from chit.agent import PermissionRequest, ToolContext, ToolDone, ToolFailed, default_tools
 from chit.agent.tools import MAX_RESULT, PROVIDER_KEYS
@@ -171,7 +170,7 @@ def test_the_loop_asks_before_reading_outside_and_sends_the_refusal(
     ]
     replay.queue(Reply(body=wire.anthropic("", calls)), Reply(body=wire.anthropic("ok")))
     agent = make_agent(replay, work, tool_context=ToolContext(root=work))
-    _, events = run(agent, answer="no")
+    _, events = run_turn(agent, answer="no")
     asked = [e.call.id for e in events if isinstance(e, PermissionRequest)]
     assert asked == ["tu_1", "tu_2", "tu_3", "tu_4"]
     results = {e.call.id: e.result for e in events if isinstance(e, ToolDone)}
@@ -192,7 +191,7 @@ def test_a_read_outside_runs_once_allowed(replay: ReplayServer, work: Path) -> N
     ]
     replay.queue(Reply(body=wire.anthropic("", calls)), Reply(body=wire.anthropic("ok")))
     agent = make_agent(replay, work, tool_context=ToolContext(root=work))
-    _, events = run(agent, answer="yes")
+    _, events = run_turn(agent, answer="yes")
     results = [e.result for e in events if isinstance(e, ToolDone)]
     assert results[0].content == "OUTSIDE-CONTENT\n"
     assert results[1].is_error and "running process" in results[1].content

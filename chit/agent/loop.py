@@ -216,6 +216,10 @@ class Agent:
             )
         yield from self._finish(turn, last, error)
 
+    def close(self) -> None:
+        """Close the provider's connections; call it once the agent is done."""
+        self.provider.close()
+
     def _request(self, turn: int) -> Generator[AgentEvent, None, AssistantTurn]:
         request = Request(
             model=self.model,

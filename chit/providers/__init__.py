@@ -1,7 +1,7 @@
 """Providers: one module per wire format, each turning a stream into typed events.
 
-This package chooses the provider and endpoint and loads the module on demand, so the
-command line never imports an SDK it does not use.
+This package chooses the provider and endpoint and loads the wire module on demand. Every
+request is made with httpx (:mod:`chit.providers.transport`); no provider SDK is imported.
 """
 
 from __future__ import annotations
@@ -11,7 +11,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from chit.errors import BadInput, NoCredentials
-from chit.providers.base import Endpoint, Provider, Request
+from chit.providers.base import Provider, Request
+from chit.providers.transport import Endpoint
 
 __all__ = ["PROVIDERS", "Endpoint", "Provider", "Request", "choose", "connect"]
 
@@ -84,8 +85,11 @@ def choose(
     model = model or env.get("CHIT_MODEL") or DEFAULT_MODELS[provider]
 
     if provider == "ollama":
+        # The host as given (the provider resolves OLLAMA_HOST's forms); a key only for a
+        # server that wants one (ollama.com), as the ollama package reads it.
         host = base_url or env.get("OLLAMA_HOST") or "http://127.0.0.1:11434"
-        return Endpoint("ollama", host, None, ""), model
+        key = env.get("OLLAMA_API_KEY") or None
+        return Endpoint("ollama", host, key, "OLLAMA_API_KEY" if key else ""), model
     if provider == "anthropic":
         key_env = "ANTHROPIC_API_KEY"
         url = base_url or env.get("ANTHROPIC_BASE_URL")
@@ -131,7 +135,7 @@ def _is_local(url: str) -> bool:
 
 
 def connect(endpoint: Endpoint) -> Provider:
-    """The provider object for an endpoint; imports its SDK now, not before."""
+    """The provider for an endpoint (its wire module is imported now); close it when done."""
     module_name, _, class_name = PROVIDERS[endpoint.provider].partition(":")
     cls = getattr(importlib.import_module(module_name), class_name)
     provider: Provider = cls(endpoint)

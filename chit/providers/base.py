@@ -1,21 +1,43 @@
-"""What every provider module shares: the request it is given, its endpoint, and helpers.
+"""The provider skeleton: what every wire module shares.
 
-A provider is one object with one method, ``stream(request)``, a generator of
-:data:`chit.messages.Event` that always ends with exactly one ``AssistantTurn``.
+A provider turns one :class:`Request` into a stream of :data:`chit.messages.Event` that
+always ends with exactly one ``AssistantTurn``: the record of that one provider request
+(not a user turn, which may take several requests). A wire module (``anthropic``,
+``openai_chat``, ``openai_responses``, ``ollama``) says only what its format differs in:
+the request body it builds, and its :class:`Accumulator`, a pure reducer of the decoded
+events (``take(event) -> events``, no I/O, like the Anthropic SDK's ``accumulate_event``)
+that normalizes its usage. Everything else is here: sending (through
+:mod:`chit.providers.transport`), framing the body into events, and turning every
+failure into the final record.
 """
 
 from __future__ import annotations
 
-from collections.abc import Generator, Iterator, Sequence
-from dataclasses import dataclass
-from typing import Any, Literal, Protocol
+from collections.abc import Generator, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, Protocol
 
+import httpx
 import orjson
+from httpx_sse import EventSource
 
-from chit.messages import Event, Message, RequestError, ToolSpec
+from chit.messages import (
+    AssistantTurn,
+    Ended,
+    Event,
+    Message,
+    ReasoningDelta,
+    RequestError,
+    TextDelta,
+    ToolCall,
+    ToolCallEvent,
+    ToolSpec,
+)
+from chit.providers.transport import Endpoint, StatusError, Transport, Unreachable
+from chit.usage import Usage
 
-#: The most of an error body chit reads (a gateway can answer with megabytes of HTML).
-MAX_ERROR_BODY = 64 * 1024
+if TYPE_CHECKING:  # the SDK's type of the shape; nothing is imported at run time
+    from openai.types.chat import ChatCompletionFunctionToolParam
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,47 +60,254 @@ class Request:
     """Anthropic cache breakpoint lifetime."""
 
 
-@dataclass(frozen=True, slots=True)
-class Endpoint:
-    """Where and how to reach a provider. The key is read from the environment, never stored."""
-
-    provider: str
-    """``anthropic``, ``openai``, ``openai-responses`` or ``ollama``."""
-    base_url: str | None = None
-    """The endpoint, or ``None`` for the SDK's default."""
-    api_key: str | None = None
-    """The key from ``api_key_env`` (never written to any file)."""
-    api_key_env: str = ""
-    """The environment variable the key came from, named in auth errors."""
-    max_retries: int = 2
-    """Retries the SDK makes on 429, 5xx and connection errors."""
-    timeout: float = 600.0
-    """Seconds before a request times out."""
-
-    def __repr__(self) -> str:
-        # Never let the key reach a log, a traceback or a session file through repr().
-        return f"Endpoint(provider={self.provider!r}, base_url={self.base_url!r})"
-
-
 class Provider(Protocol):
-    """A provider: turns a request into a stream of events."""
+    """A provider: turns a request into a stream of events; closed once, when done."""
 
     def stream(self, request: Request) -> Generator[Event, None, None]:
         """Yield text, reasoning and tool-call events, then exactly one ``AssistantTurn``."""
         ...
 
+    def close(self) -> None:
+        """Close the pooled connections."""
+        ...
 
-def sse_events(http_response: Any) -> Iterator[tuple[str, str]]:
-    """Frame a streaming HTTP response as server-sent events: ``(event name, data)`` pairs.
 
-    ``http_response`` is the SDK's own ``http_response`` (from ``with_streaming_response``),
-    so auth, base URL and retries stay the SDK's; only the body is framed here, which is
-    several times faster than the SDKs' typed chunk objects.
+@dataclass
+class PendingCall:
+    """A tool call being assembled from streamed pieces of its arguments."""
+
+    id: str = ""
+    name: str = ""
+    arguments: list[str] = field(default_factory=list)
+
+    def whole(self, fallback_id: str = "") -> ToolCall:
+        """The call, its arguments joined (``{}`` when none came)."""
+        return ToolCall(self.id or fallback_id, self.name, "".join(self.arguments) or "{}")
+
+
+def function_tools(tools: Sequence[ToolSpec]) -> list[ChatCompletionFunctionToolParam]:
+    """Tools in the OpenAI function shape, which Chat Completions and Ollama both take."""
+    return [
+        {
+            "type": "function",
+            "function": {"name": t.name, "description": t.description, "parameters": t.parameters},
+        }
+        for t in tools
+    ]
+
+
+def int_or_none(value: object) -> int | None:
+    """A JSON integer, else ``None`` (``true`` is not a count)."""
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+class Accumulator:
+    """What one response has said so far, and its final record however it ends.
+
+    A wire module's subclass implements :meth:`take` (one decoded event in, the events it
+    brings out) and :meth:`usage`, and :meth:`extras` where it keeps more. ``ended`` is
+    ``None`` while the response is open; the subclass sets it when its format says the
+    response is whole (``COMPLETE``) or failed (``ERROR``).
     """
-    from httpx_sse import EventSource
 
-    for sse in EventSource(http_response).iter_sse():
-        yield sse.event, sse.data
+    def __init__(self) -> None:
+        self.text: list[str] = []
+        self.reasoning: list[str] = []
+        self.tool_calls: list[ToolCall] = []
+        self.model: str | None = None
+        self.stop_reason: str | None = None
+        self.raw_usage: list[dict[str, Any]] = []
+        """The usage objects as received."""
+        self.ended: Ended | None = None
+        self.error: RequestError | None = None
+
+    def take(self, event: dict[str, Any]) -> list[Event]:
+        """Take one decoded event; return the text, reasoning and tool calls it brings."""
+        raise NotImplementedError
+
+    def usage(self) -> Usage:
+        """The normalized usage of what arrived (spec/usage.md)."""
+        raise NotImplementedError
+
+    def extras(self) -> dict[str, Any]:
+        """What the provider said beyond the five counts."""
+        return {"raw_usage": self.raw_usage} if self.raw_usage else {}
+
+    def finish(self) -> list[Event]:
+        """The body ended cleanly; a response its format does not call whole was cut short."""
+        self.cut("the stream ended before the response was complete")
+        return []
+
+    def end(self, ended: Ended, error: RequestError | None = None) -> None:
+        """Say how the response ended, and why when it failed."""
+        self.ended, self.error = ended, error
+
+    def cut(self, message: str) -> None:
+        """The stream stopped early; a response already whole, or failed, stays as it is."""
+        if self.ended is None:
+            self.end(Ended.INTERRUPTED, RequestError("connection", message))
+
+    def say(self, text: str) -> TextDelta:
+        """Keep a piece of answer text; the event that shows it."""
+        self.text.append(text)
+        return TextDelta(text)
+
+    def think(self, text: str) -> ReasoningDelta:
+        """Keep a piece of reasoning; the event that shows it."""
+        self.reasoning.append(text)
+        return ReasoningDelta(text)
+
+    def call(self, call: ToolCall) -> ToolCallEvent:
+        """Keep a whole tool call; the event that announces it."""
+        self.tool_calls.append(call)
+        return ToolCallEvent(call)
+
+    def name_model(self, model: object) -> None:
+        """Keep the model a response names; an empty name changes nothing."""
+        if model and isinstance(model, str):
+            self.model = model
+
+    def calls(self) -> tuple[ToolCall, ...]:
+        """The tool calls of the final record."""
+        return tuple(self.tool_calls)
+
+    def turn(self, provider: str, model_requested: str) -> AssistantTurn:
+        """The final record of the request."""
+        return AssistantTurn(
+            provider=provider,
+            model_requested=model_requested,
+            usage=self.usage(),
+            model=self.model,
+            text="".join(self.text),
+            reasoning="".join(self.reasoning),
+            tool_calls=self.calls(),
+            stop_reason=self.stop_reason,
+            ended=self.ended or Ended.INTERRUPTED,
+            error=self.error,
+            extras=self.extras(),
+        )
+
+
+class HTTPProvider:
+    """The skeleton of a provider: one pooled connection, one request at a time.
+
+    A subclass gives the URL path, the request body (:meth:`body`) and its accumulator
+    (:meth:`accumulator`); :meth:`events` frames the body as server-sent events, unless
+    the subclass frames it otherwise.
+    """
+
+    path: ClassVar[str]
+    """Where requests go, under the base URL."""
+    unreachable_hint: ClassVar[str] = ""
+    """Added to the message when the server refused the connection."""
+
+    def __init__(self, endpoint: Endpoint, base_url: str, headers: Mapping[str, str]) -> None:
+        self.endpoint = endpoint
+        self.transport = Transport(endpoint, base_url, headers)
+
+    def close(self) -> None:
+        """Close the pooled connections."""
+        self.transport.close()
+
+    def body(self, request: Request) -> Mapping[str, Any]:
+        """The JSON body of a request."""
+        raise NotImplementedError
+
+    def accumulator(self) -> Accumulator:
+        """A fresh accumulator for one response."""
+        raise NotImplementedError
+
+    def events(self, response: httpx.Response) -> Iterator[dict[str, Any]]:
+        """The body's events, decoded."""
+        return sse_events(response)
+
+    def retry_without(self, error: StatusError) -> bool:
+        """Whether to send the request again after the server refused it (a parameter it
+        does not know, now left out)."""
+        return False
+
+    def stream(self, request: Request) -> Generator[Event, None, None]:
+        """Yield text, reasoning and tool-call events, then exactly one ``AssistantTurn``.
+
+        Every failure ends the stream with the record: Ctrl-C (raised in a read, or thrown
+        in at a yield) marks it interrupted, with exactly the usage that arrived.
+        """
+        acc = self.accumulator()
+        try:
+            yield from self._exchange(request, acc)
+        except KeyboardInterrupt:
+            acc.end(Ended.INTERRUPTED, RequestError("interrupted", "interrupted by the user"))
+        except StatusError as err:
+            acc.end(Ended.ERROR, status_error(err.status, err.body, self.endpoint.api_key_env))
+        except Unreachable as err:
+            hint = "" if err.timed_out else self.unreachable_hint
+            acc.end(Ended.ERROR, RequestError("connection", f"{err}{hint}"))
+        except httpx.TransportError as err:  # mid-body: the stream was cut
+            acc.cut(f"the connection failed mid-response ({type(err).__name__}: {err})")
+        except Exception as err:  # a malformed stream must still end with a record
+            acc.end(Ended.ERROR, RequestError("bad_response", f"{type(err).__name__}: {err}"))
+        yield acc.turn(self.endpoint.provider, request.model)
+
+    def _exchange(self, request: Request, acc: Accumulator) -> Iterator[Event]:
+        while True:  # each retry leaves one more optional parameter out, so this ends
+            content = orjson.dumps(self.body(request))
+            try:
+                with self.transport.post(self.path, content) as response:
+                    yield from self.read(response, acc)
+                return
+            except StatusError as err:
+                if not self.retry_without(err):
+                    raise
+
+    def read(self, response: httpx.Response, acc: Accumulator) -> Iterator[Event]:
+        """Feed every event of the body to the accumulator, then tell it the body ended.
+
+        The body is read to its end, also past the response's last event, so that the
+        connection can be reused.
+        """
+        for event in self.events(response):
+            yield from acc.take(event)
+        yield from acc.finish()
+
+
+def sse_events(response: httpx.Response) -> Iterator[dict[str, Any]]:
+    """The server-sent events of a body, each decoded: its JSON object, with ``type`` set
+    from the ``event:`` field when the object has none. Data that is no JSON object is
+    skipped, but for the OpenAI-style end marker ``[DONE]``: ``{"type": "[DONE]"}``."""
+    content_type = response.headers.get("content-type", "")
+    if "text/event-stream" not in content_type.partition(";")[0]:
+        # Checked here: httpx-sse's own check raises a transport error, which reads as a cut.
+        raise ValueError(f"expected an event stream, got {content_type or 'no content type'}")
+    for sse in EventSource(response).iter_sse():
+        if sse.data == "[DONE]":
+            yield {"type": "[DONE]"}
+            continue
+        event = decode(sse.data)
+        if event is not None:
+            if sse.event != "message":  # the default name, when there was no event: field
+                event.setdefault("type", sse.event)
+            yield event
+
+
+def ndjson_events(response: httpx.Response) -> Iterator[dict[str, Any]]:
+    """The JSON object of each line of a body (blank and non-object lines skipped).
+
+    A last line that arrived whole counts, though its newline did not: also when the
+    connection then fails (the failure is raised after it).
+    """
+    pending = b""
+    try:
+        for chunk in response.iter_bytes():
+            *lines, pending = (pending + chunk).split(b"\n")
+            for line in lines:
+                if (event := decode(line)) is not None:
+                    yield event
+    except httpx.TransportError:
+        if (event := decode(pending)) is not None:
+            yield event
+        raise
+    if (event := decode(pending)) is not None:
+        yield event
 
 
 def decode(data: str | bytes) -> dict[str, Any] | None:
@@ -92,7 +321,7 @@ def decode(data: str | bytes) -> dict[str, Any] | None:
 
 def status_error(status: int, body: bytes | str, key_env: str) -> RequestError:
     """A readable error for an HTTP status and (a bounded prefix of) its body."""
-    detail = _error_detail(body[:MAX_ERROR_BODY])
+    detail = _error_detail(body)
     if status in (401, 403):
         hint = f"check {key_env}" if key_env else "check the API key"
         return RequestError(
@@ -108,6 +337,10 @@ def status_error(status: int, body: bytes | str, key_env: str) -> RequestError:
         )
     if status >= 500:
         return RequestError("server", f"the provider failed ({status}). {detail}".strip(), status)
+    if status < 400:  # a redirect chit does not follow (a plain-http endpoint)
+        return RequestError(
+            "bad_request", f"the endpoint redirects ({status}): check --base-url", status
+        )
     if status == 404:
         return RequestError(
             "not_found",

@@ -1,0 +1,221 @@
+"""Sending a request: where a provider is, one pooled ``httpx`` client, retries, timeouts.
+
+The retry policy is the official SDKs' (``_base_client.py`` of ``anthropic`` 2.14 and
+``openai`` 3.57): retry 408, 409, 429 and every 5xx, and connection errors and timeouts,
+at most ``max_retries`` times (2); a server's ``x-should-retry: true|false`` overrides the
+status; wait what ``retry-after-ms`` or ``retry-after`` (seconds or an HTTP date) asks,
+else ``min(0.5 * 2**retries_taken, 8)`` seconds less up to 25 % jitter. A server asking
+for more than two minutes is not retried (openai's ``MAX_RETRY_AFTER_DELAY``). An error
+status that is not retried is read up to ``MAX_ERROR_BODY`` bytes and raised.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import math
+import random
+import ssl
+import time
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from functools import cache
+
+import httpx
+
+from chit import __version__
+
+#: The most of an error body chit reads (a gateway can answer with megabytes of HTML).
+MAX_ERROR_BODY = 64 * 1024
+#: The longest backoff wait (the SDKs' MAX_RETRY_DELAY); the first is ``Endpoint.retry_delay``.
+MAX_RETRY_DELAY = 8.0
+#: A server asking to wait longer than this is not retried (openai's MAX_RETRY_AFTER_DELAY).
+MAX_RETRY_AFTER = 120.0
+
+
+@dataclass(frozen=True, slots=True)
+class Endpoint:
+    """Where and how to reach a provider. The key is read from the environment, never stored."""
+
+    provider: str
+    """``anthropic``, ``openai``, ``openai-responses`` or ``ollama``."""
+    base_url: str | None = None
+    """The endpoint, or ``None`` for the provider's own."""
+    api_key: str | None = None
+    """The key from ``api_key_env`` (never written to any file)."""
+    api_key_env: str = ""
+    """The environment variable the key came from, named in auth errors."""
+    max_retries: int = 2
+    """Retries on 408, 409, 429, 5xx and connection errors (the SDKs' default: 2)."""
+    connect_timeout: float = 10.0
+    """Seconds to open a connection."""
+    first_byte_timeout: float = 60.0
+    """Seconds from sending the request to the response's first byte (its status line)."""
+    read_timeout: float = 120.0
+    """The longest silence, in seconds, between two pieces of a response body."""
+    retry_delay: float = 0.5
+    """The first backoff wait in seconds (the SDKs' ``INITIAL_RETRY_DELAY``), doubled each
+    retry up to ``MAX_RETRY_DELAY``."""
+
+    def __repr__(self) -> str:
+        # Never let the key reach a log, a traceback or a session file through repr().
+        return f"Endpoint(provider={self.provider!r}, base_url={self.base_url!r})"
+
+
+class StatusError(Exception):
+    """The server answered with an error status, and it was not (or no longer) retried."""
+
+    def __init__(self, status: int, body: bytes) -> None:
+        super().__init__(f"HTTP {status}")
+        self.status = status
+        self.body = body
+        """At most ``MAX_ERROR_BODY`` bytes of the body."""
+
+
+class Unreachable(Exception):
+    """No response came: the connection failed or timed out, after the retries."""
+
+    def __init__(self, message: str, *, timed_out: bool) -> None:
+        super().__init__(message)
+        self.timed_out = timed_out
+
+
+def retry_after(headers: Mapping[str, str]) -> float | None:
+    """Seconds a server asks to wait: ``retry-after-ms``, else ``retry-after`` (seconds, or an
+    HTTP date); ``None`` when it asks nothing readable."""
+    for name, scale in (("retry-after-ms", 1000.0), ("retry-after", 1.0)):
+        value = headers.get(name)
+        if value is None:
+            continue
+        try:
+            seconds = float(value)
+        except ValueError:
+            continue
+        if seconds == math.inf and value.strip().lower() not in _INFINITY:
+            return MAX_RETRY_AFTER + 1  # an overflowing number is an excessive wait (openai)
+        return seconds / scale
+    date = email.utils.parsedate_tz(headers.get("retry-after") or "")
+    return None if date is None else float(email.utils.mktime_tz(date) - time.time())
+
+
+_INFINITY = ("inf", "+inf", "infinity", "+infinity")
+
+
+def should_retry(status: int, headers: Mapping[str, str]) -> bool:
+    """Whether an error status is worth another try."""
+    wait = retry_after(headers)
+    if wait is not None and math.isfinite(wait) and wait > MAX_RETRY_AFTER:
+        return False
+    said = headers.get("x-should-retry")
+    if said in ("true", "false"):
+        return said == "true"
+    return status in (408, 409, 429) or status >= 500
+
+
+def retry_wait(retries_taken: int, headers: Mapping[str, str], first: float) -> float:
+    """Seconds to wait before the next try: what the server asked, else backoff with jitter."""
+    wait = retry_after(headers)
+    if wait is not None and math.isfinite(wait) and 0 < wait <= MAX_RETRY_AFTER:
+        return wait
+    backoff = min(first * 2.0 ** min(retries_taken, 1000), MAX_RETRY_DELAY)
+    return backoff * (1 - 0.25 * random.random())
+
+
+class Transport:
+    """One provider's pooled HTTP client: POSTs JSON, retries, bounds error bodies."""
+
+    def __init__(self, endpoint: Endpoint, base_url: str, headers: Mapping[str, str]) -> None:
+        self.endpoint = endpoint
+        self.base_url = base_url
+        # TLS roots cost tens of milliseconds to load: only an https endpoint loads them. A
+        # plain-http endpoint (a local server) gets no redirects followed, so its client
+        # never makes a TLS connection, and the context it holds is never used.
+        tls = base_url.startswith("https:")
+        self._client = httpx.Client(
+            base_url=base_url,
+            headers={
+                "user-agent": f"chit/{__version__}",
+                "content-type": "application/json",
+                **headers,
+            },
+            timeout=httpx.Timeout(
+                connect=endpoint.connect_timeout,
+                read=endpoint.first_byte_timeout,
+                write=endpoint.read_timeout,
+                pool=endpoint.connect_timeout,
+            ),
+            follow_redirects=tls,
+            verify=_tls() if tls else False,
+        )
+
+    def close(self) -> None:
+        """Close the pooled connections."""
+        self._client.close()
+
+    @contextmanager
+    def post(self, path: str, content: bytes) -> Iterator[httpx.Response]:
+        """POST ``content`` and give the streaming response once its status is a success.
+
+        Raises :class:`StatusError` for an error status and :class:`Unreachable` when no
+        response came, each after the retries. The body is the caller's to read; it is
+        closed on leaving.
+        """
+        response = self._send(path, content)
+        try:
+            # The status line came within first_byte_timeout; from here on each piece of the
+            # body may take up to read_timeout. httpcore reads the timeouts from the request's
+            # extensions when the body starts, so they can still change here.
+            extensions = response.request.extensions
+            extensions["timeout"] = {**extensions["timeout"], "read": self.endpoint.read_timeout}
+            yield response
+        finally:
+            response.close()
+
+    def _send(self, path: str, content: bytes) -> httpx.Response:
+        retries = self.endpoint.max_retries
+        for retries_taken in range(retries + 1):
+            request = self._client.build_request("POST", path, content=content)
+            try:
+                response = self._client.send(request, stream=True)
+            except httpx.TransportError as err:
+                if retries_taken < retries:
+                    time.sleep(retry_wait(retries_taken, {}, self.endpoint.retry_delay))
+                    continue
+                timed_out = isinstance(err, httpx.TimeoutException)
+                what = "timed out" if timed_out else "failed"
+                message = f"connection to {self.base_url} {what}: {err}"
+                raise Unreachable(message, timed_out=timed_out) from err
+            if response.is_success:
+                return response
+            if retries_taken < retries and should_retry(response.status_code, response.headers):
+                response.close()
+                wait = retry_wait(retries_taken, response.headers, self.endpoint.retry_delay)
+                time.sleep(wait)
+                continue
+            try:
+                body = _bounded_body(response)
+            finally:
+                response.close()
+            raise StatusError(response.status_code, body)
+        raise AssertionError("unreachable: the last try returns or raises")
+
+
+@cache
+def _tls() -> ssl.SSLContext:
+    """httpx's own TLS settings (certifi's roots), loaded once per process, not per client."""
+    return httpx.create_ssl_context()
+
+
+def _bounded_body(response: httpx.Response) -> bytes:
+    """At most ``MAX_ERROR_BODY`` bytes of a body; the rest is never read."""
+    parts: list[bytes] = []
+    size = 0
+    try:
+        for chunk in response.iter_bytes():
+            parts.append(chunk)
+            size += len(chunk)
+            if size >= MAX_ERROR_BODY:
+                break
+    except httpx.TransportError:
+        pass  # a body cut short still says what it said
+    return b"".join(parts)[:MAX_ERROR_BODY]
