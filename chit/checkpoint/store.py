@@ -151,7 +151,7 @@ def summary(path: Path) -> SessionInfo:
         data = f.read()
     header, version, start = read_header(data, path)
     reader = Reader(version, messages=False)
-    sealed = _last_sealed(data, start) if version == SCHEMA_VERSION else None
+    sealed = last_sealed(data, start) if version == SCHEMA_VERSION else None
     if sealed is not None:
         end, line = sealed
         reader.tab = Tab(
@@ -171,7 +171,7 @@ def summary(path: Path) -> SessionInfo:
     )
 
 
-def _last_sealed(data: bytes, start: int) -> tuple[int, dict[str, Any]] | None:
+def last_sealed(data: bytes, start: int) -> tuple[int, dict[str, Any]] | None:
     """The last checkpoint in the file's tail, if its seal holds, and where the lines after
     it start; else ``None``. ``start``: where the line after the header starts."""
     floor = max(start, len(data) - _TAIL)
