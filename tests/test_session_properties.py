@@ -78,12 +78,21 @@ turns = st.lists(
 )
 
 
-def write(
-    home: Path, plan: list[tuple[list[Message], list[tuple[AssistantTurn, Cost]]]]
-) -> tuple[Session, AgentState]:
+Plan = list[tuple[list[Message], list[tuple[AssistantTurn, Cost]]]]
+
+
+def write(home: Path, plan: Plan) -> tuple[Session, AgentState]:
     s = Session.create(home, cwd="/w", provider="openai", model="m")
     state = AgentState(session_id=s.session_id)
-    for n, (said, requests) in enumerate(plan, start=1):
+    append(s, state, plan)
+    s.close()
+    return s, state
+
+
+def append(s: Session, state: AgentState, plan: Plan) -> None:
+    """The turns of ``plan``, appended as the agent appends them."""
+    for said, requests in plan:
+        n = state.turns + 1
         for m in said:
             state.messages.append(m)
             s.append_message(m)
@@ -93,8 +102,6 @@ def write(
             s.append_usage(record)
         state.turns = n
         s.append_checkpoint(state)
-    s.close()
-    return s, state
 
 
 def kept(r: RequestRecord) -> tuple[Any, ...]:
@@ -352,15 +359,7 @@ def edit(path: Path, change: tuple[Any, ...]) -> None:
             s, loaded = Session.open(path, path.parent)
         except SessionError:
             return
-        state = loaded.state
-        n = state.turns + 1
-        s.append_message(Message("user", text=f"q{n}"))
-        for response, cost in change[1]:
-            record = RequestRecord(n, response, cost)
-            state.record(record)
-            s.append_usage(record)
-        state.turns = n
-        s.append_checkpoint(state)
+        append(s, loaded.state, [([Message("user", text="resumed")], change[1])])
         s.close()
 
 
