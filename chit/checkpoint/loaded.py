@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from chit.checkpoint.codec import SavedBudget, budget_from, get_opt_str
-from chit.checkpoint.reader import Node, Reader, Tab, conversation, opened, read_header
+from chit.checkpoint.reader import Conversation, Reader, Tab, messages_of, opened, read_header
 from chit.messages import Message
 from chit.state import AgentState, Report, Totals
 
@@ -39,7 +39,7 @@ class Loaded:
     """The checkpoint the conversation stands at (the last one, or a rewind's target)."""
     unfinished: int
     """Messages after it, of a turn that never finished: not in ``state.messages``."""
-    _heads: dict[int, Node | None] = field(repr=False)
+    _heads: dict[int, Conversation] = field(repr=False)
 
     @property
     def totals(self) -> Totals:
@@ -62,7 +62,7 @@ class Loaded:
             return []
         if turn not in self._heads:
             return None
-        return conversation(self._heads[turn])
+        return messages_of(self._heads[turn])
 
     def report(self) -> Report:
         """The usage report of the session (``/usage``, ``chit usage``)."""
@@ -98,7 +98,7 @@ def load(path: str | Path, *, messages: bool = True) -> Loaded:
     r.read(data, start, 2)
     state = AgentState(
         session_id=session_id_of(header, path),
-        messages=conversation(r.committed) if messages else [],
+        messages=messages_of(r.committed),
         records=r.records,
         turns=r.tab.turn,
     )

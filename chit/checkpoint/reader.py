@@ -20,6 +20,7 @@ Readers raise only :class:`~chit.errors.SessionError`.
 
 from __future__ import annotations
 
+import io
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -154,25 +155,25 @@ class Tab:
 class Node:
     """One message in a persistent list: a checkpoint keeps its conversation in O(1)."""
 
-    __slots__ = ("depth", "message", "parent")
+    __slots__ = ("message", "parent")
 
-    def __init__(self, message: Message | None, parent: Node | None) -> None:
+    def __init__(self, message: Message, parent: Node | None) -> None:
         self.message = message
         self.parent = parent
-        self.depth: int = 1 if parent is None else parent.depth + 1
 
 
-def depth(node: Node | None) -> int:
-    """How many messages a conversation holds."""
-    return 0 if node is None else node.depth
+#: A conversation: how many messages it holds, and the node of its last one (``None`` when
+#: it is empty, or when the messages are not built).
+Conversation = tuple[int, Node | None]
+EMPTY: Conversation = (0, None)
 
 
-def conversation(node: Node | None) -> list[Message]:
+def messages_of(conversation: Conversation) -> list[Message]:
     """The messages of a conversation, oldest first."""
     out: list[Message] = []
+    node = conversation[1]
     while node is not None:
-        if node.message is not None:
-            out.append(node.message)
+        out.append(node.message)
         node = node.parent
     out.reverse()
     return out
@@ -194,10 +195,10 @@ class Reader:
         self.events: list[dict[str, Any]] = []
         self.lines: list[bytes] = []
         """Every readable line as written (no newline): what a copy or fork writes."""
-        self.heads: dict[int, Node | None] = {}
+        self.heads: dict[int, Conversation] = {}
         """The conversation as each checkpoint left it, by turn."""
-        self.head: Node | None = None  # the conversation as the lines so far build it
-        self.committed: Node | None = None  # ... as of the last checkpoint or rewind
+        self.head = EMPTY  # the conversation as the lines so far build it
+        self.committed = EMPTY  # ... as of the last checkpoint or rewind
         self.committed_turn = 0  # ... which is that checkpoint's turn
         self.torn: int | None = None
         self.bad: list[int] = []
@@ -210,15 +211,16 @@ class Reader:
 
     def read(self, data: bytes, start: int, number: int) -> None:
         """Take the lines of ``data`` from offset ``start``, the first being line ``number``."""
-        pieces = data[start:].split(b"\n")
-        if pieces.pop():  # the last line, cut off by a crash: ignored
-            self.torn = number + len(pieces)
-        for n, text in enumerate(pieces, number):
-            if text:
+        lines = io.BytesIO(data)  # read line by line, without copying the lines out first
+        lines.seek(start)
+        for n, text in enumerate(lines, number):
+            if not text.endswith(b"\n"):
+                self.torn = n  # the last line, cut off by a crash: ignored
+            elif text != b"\n":
                 self.line(n, text)
 
     def line(self, number: int, text: bytes) -> None:
-        """Take one line."""
+        """Take one line (with its newline)."""
         line = decode(text)
         if line is None or line["type"] == "session":
             self.bad.append(number)
@@ -230,7 +232,8 @@ class Reader:
             if line.get("role", "user") not in ROLES:
                 self.bad.append(number)
                 return
-            self.head = Node(message_from(line) if self.messages else None, self.head)
+            length, node = self.head
+            self.head = length + 1, Node(message_from(line), node) if self.messages else None
         elif kind == "usage":
             self.records.append(self.tab.usage(line))
             self.repriced += not isinstance(line.get("cost"), dict)
@@ -245,18 +248,18 @@ class Reader:
                     f"line {number}: budget {p}: ignored" for p in budget_from(line).problems
                 ]
         if self.messages:
-            self.lines.append(text)
+            self.lines.append(text[:-1])
 
     def _checkpoint(self, line: dict[str, Any], number: int) -> None:
         turn = self.tab.checkpoint(line)
         self.heads[turn] = self.committed = self.head
         self.committed_turn = turn
-        self.last_checkpoint = line, number, turn, self.tab.totals, depth(self.head)
+        self.last_checkpoint = line, number, turn, self.tab.totals, self.head[0]
 
     def _rewind(self, line: dict[str, Any], number: int) -> None:
         to = get_int(line, "to_turn")
         if to == 0:
-            self.head = self.committed = None
+            self.head = self.committed = EMPTY
             self.committed_turn = 0
         elif to is not None and to in self.heads:
             self.head = self.committed = self.heads[to]
@@ -267,7 +270,7 @@ class Reader:
     @property
     def unfinished(self) -> int:
         """Messages after the conversation's checkpoint, of a turn that never finished."""
-        return max(depth(self.head) - depth(self.committed), 0)
+        return max(self.head[0] - self.committed[0], 0)
 
     def warnings(self) -> list[str]:
         """What was wrong with the lines and how they were read anyway, one line each."""
