@@ -469,3 +469,20 @@ def test_the_model_is_the_last_model_event_else_the_header(tmp_path: Path) -> No
     assert load(s.path).model() == ("anthropic", "claude-sonnet-4-5")
     s.append_event("model", provider=["not", "a", "name"], model=7)
     assert load(s.path).model() == (None, None)
+
+
+@pytest.mark.parametrize("when", ["before the first append", "between two turns"])
+def test_lines_another_writer_appended_are_never_sealed_over(tmp_path: Path, when: str) -> None:
+    # A seal vouches that the checkpoint's figures are those of the lines before it; lines
+    # this session never read (another process appending) are not in its figures.
+    first, _ = new_session(tmp_path, turns=1)
+    s, loaded = Session.open(first.path, tmp_path)
+    if when == "between two turns":
+        turn(s, loaded.state, 2)
+    foreign = {"type": "usage", "turn": 9, "usage": {"input_tokens": 5}, "cost": {"usd": "1"}}
+    with open(s.path, "ab") as f:
+        f.write(orjson.dumps(foreign) + b"\n")
+    turn(s, loaded.state, 3)
+    last = orjson.loads(s.path.read_bytes().splitlines()[-1])
+    assert last["type"] == "checkpoint" and "seal" not in last
+    read_alike(s.path)  # listed from every line: the foreign request counts

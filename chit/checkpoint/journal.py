@@ -218,16 +218,22 @@ class Appender:
     """The OS calls to use."""
     secrets: tuple[bytes, ...] = ()
     """Credential values to blank out of every line."""
+    size: int | None = None
+    """The file's length when its opener read it (``None``: not read)."""
     _fd: int | None = None
     _end: _End | None = None  # None: not known, read from the file before the next write
+    _alone = True  # no other writer seen: the file is what was read, then what we wrote
 
-    def position(self) -> tuple[int, int]:
+    def position(self) -> tuple[int, int] | None:
         """Where the next line will start and the CRC-32 of the bytes before it (with the
-        mark that closes a torn last line, if one is to be written first)."""
+        mark that closes a torn last line, if one is to be written first); ``None`` once
+        another writer has been seen (lines its opener never read)."""
         try:
             end = self._known_end()
         except OSError as e:
             raise JournalWriteError(f"cannot read {self.path}: {e.strerror or e}") from None
+        if not self._alone:
+            return None
         if end.clean:
             return end.size, end.crc
         return end.size + len(_TORN_MARK), zlib.crc32(_TORN_MARK, end.crc)
@@ -241,7 +247,7 @@ class Appender:
                 self._fd = self.ops.open(self.path, os.O_WRONLY | os.O_APPEND)
             end = self._known_end()
             if self.ops.size(self._fd) != end.size:  # written by someone else meanwhile
-                self._end = None
+                self._end, self._alone = None, False
                 end = self._known_end()
             # A torn last line (crash, failed write): end it with a mark that no JSON value
             # can end with, so it stays ignored (reported by line number) even when the cut
@@ -256,6 +262,9 @@ class Appender:
     def _known_end(self) -> _End:
         if self._end is None:
             self._end = _read_end(self.path)
+            if self.size is not None and self._end.size != self.size:
+                self._alone = False
+            self.size = None  # checked once: later the appender knows every byte it wrote
         return self._end
 
     def _write(self, fd: int, data: bytes, end: _End) -> None:
@@ -288,8 +297,9 @@ def _read_end(path: Path) -> _End:
 
 def create_file(
     path: Path, header: dict[str, Any], ops: FileOps, secrets_: tuple[bytes, ...]
-) -> None:
-    """Create a new session file (0600) holding its header, synced to disk with its folder."""
+) -> int:
+    """Create a new session file (0600) holding its header, synced to disk with its folder;
+    returns its length."""
     data = encode(header, secrets_)
     try:
         fd = ops.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_APPEND, 0o600)
@@ -306,6 +316,7 @@ def create_file(
     # The file is written; a folder that cannot be synced only risks its name.
     with contextlib.suppress(OSError):
         ops.fsync_dir(path.parent)
+    return len(data)
 
 
 def write_atomic(

@@ -30,6 +30,8 @@ class Loaded:
     """The file."""
     schema_version: int
     """The version the file was written with."""
+    size: int
+    """The file's length in bytes, as read."""
     lines: list[bytes]
     """Every readable line as written (unknown fields included, no newline), header first:
     what a copy, export or fork writes. Empty when read without messages."""
@@ -109,6 +111,7 @@ def load(path: str | Path, *, messages: bool = True) -> Loaded:
         warnings=r.warnings(),
         path=path,
         schema_version=version,
+        size=len(data),
         lines=[data[: start - 1], *r.lines] if messages else [],
         tab=r.tab,
         committed_turn=r.committed_turn,

@@ -31,11 +31,11 @@ import orjson
 from chit.checkpoint.codec import (
     ROLES,
     budget_from,
+    get_dict,
     get_int,
     message_from,
     record_from,
     snapshot_figures,
-    snapshot_json,
     totals_figures,
 )
 from chit.checkpoint.journal import FORMAT, SCHEMA_VERSION
@@ -126,6 +126,7 @@ class Tab:
         """A usage line came since the last checkpoint."""
 
     def copy(self) -> Tab:
+        """A tab that goes on from here on its own."""
         tab = Tab(self.totals, self.models, self.turn)
         tab.open = self.open
         return tab
@@ -306,12 +307,9 @@ def disagreements(
 ) -> list[str]:
     """How a checkpoint line's snapshot differs from the totals derived up to it, and from
     the conversation's length ``messages``; one entry per figure."""
-    stored = line.get("token_snapshot")
-    stored_messages = get_int(line, "messages")
-    if stored == snapshot_json(totals) and stored_messages in (None, messages):
-        return []  # as chit writes it
-    figures = snapshot_figures(stored) if isinstance(stored, dict) else {}
+    figures = snapshot_figures(get_dict(line, "token_snapshot"))
     derived = totals_figures(totals)
+    stored_messages = get_int(line, "messages")
     if stored_messages is not None:
         figures["messages"] = stored_messages
     derived["messages"] = messages

@@ -32,7 +32,8 @@ from chit.state import AgentState, RequestRecord
 
 
 class Session:
-    """One session file, open for appending.
+    """One session file, open for appending: ``loaded`` as read (to append to it), or new
+    (``size``: the length of the file just created).
 
     Keeps the running figures of the lines it appends, taken as a reader takes them (each
     line decoded from the bytes written), so a checkpoint costs the same at turn 10,000 as
@@ -46,6 +47,7 @@ class Session:
         home: Path | None,
         *,
         loaded: Loaded | None = None,
+        size: int | None = None,
         ops: FileOps = OS_OPS,
     ) -> None:
         self.path = path
@@ -55,7 +57,8 @@ class Session:
         self.home = home
         """The chit home given when it was opened (forks go to its sessions folder)."""
         self._ops = ops
-        self._appender = Appender(path, ops, secret_values())
+        size = loaded.size if loaded is not None else size
+        self._appender = Appender(path, ops, secret_values(), size)
         self._tab = loaded.tab.copy() if loaded is not None else Tab()
         # A turn cut off by a crash left messages the loaded conversation leaves out: say so
         # in the file (a rewind to where the conversation stands) before anything follows.
@@ -91,8 +94,8 @@ class Session:
             "provider": provider,
             "model": model,
         }
-        create_file(path, header, ops, secret_values())
-        return cls(path, session_id, _home(home), ops=ops)
+        size = create_file(path, header, ops, secret_values())
+        return cls(path, session_id, _home(home), size=size, ops=ops)
 
     @classmethod
     def open(
@@ -159,8 +162,9 @@ class Session:
             "models": list(self._tab.models),
             "at": now_iso(),
         }
-        if state.turns >= self._tab.turn:  # a reader's turn count then is this turn
-            size, crc = self._appender.position()
+        position = self._appender.position()
+        if position is not None and state.turns >= self._tab.turn:  # a reader's turn then
+            size, crc = position
             sealed = seal(crc, line)
             if sealed is not None:
                 line["seal"] = {"bytes": size, "crc32": sealed}

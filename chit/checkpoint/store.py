@@ -150,16 +150,15 @@ def summary(path: Path) -> SessionInfo:
     with opened(path) as f:
         data = f.read()
     header, version, start = read_header(data, path)
-    reader = Reader(version, messages=False)
     sealed = last_sealed(data, start) if version == SCHEMA_VERSION else None
-    if sealed is not None:
-        end, line = sealed
-        reader.tab = Tab(
-            snapshot_totals(get_dict(line, "token_snapshot")), line["models"], line["turn"]
-        )
-        reader.read(data, end, data.count(b"\n", 0, end) + 1)
-    else:
+    if sealed is None:
+        reader = Reader(version, messages=False)
         reader.read(data, start, 2)
+    else:  # the figures the checkpoint was sealed with, and the lines after it
+        end, line = sealed
+        snapshot = snapshot_totals(get_dict(line, "token_snapshot"))
+        reader = Reader(version, messages=False, tab=Tab(snapshot, line["models"], line["turn"]))
+        reader.read(data, end, data.count(b"\n", 0, end) + 1)
     tab = reader.tab
     return SessionInfo(
         session_id_of(header, path),
