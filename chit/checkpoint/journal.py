@@ -3,7 +3,7 @@
 A session is one append-only JSON Lines file (UTF-8, orjson). Every line has ``type``; the
 names below are settled for good (a later version may add fields and line types, never
 rename them). Every field but ``type`` and the header's ``format`` is optional to the reader
-(see :mod:`chit.checkpoint.loader` for the defaults).
+(see :mod:`chit.checkpoint.reader` for the defaults).
 
 ``session`` (the header, first line)
     ``format`` ("chit.session"), ``schema_version``, ``session_id``, ``created_at``
@@ -68,7 +68,7 @@ SCHEMA_VERSION = 1
 
 FORMAT = "chit.session"
 
-#: Line types the loader interprets itself; any other type is an event.
+#: Line types the reader interprets itself; any other type is an event.
 CORE_TYPES = frozenset({"session", "message", "usage", "checkpoint", "rewind"})
 
 #: Environment variables whose values are credentials (values under 8 characters are
