@@ -67,7 +67,7 @@ class Loaded:
         return messages_of(self._heads[turn])
 
     def report(self) -> Report:
-        """The usage report of the session (``/usage``, ``chit usage``)."""
+        """The usage report of the session, as ``chit usage`` shows it."""
         state = self.state
         return Report.of(state.session_id, state.turns, state.records, self.totals)
 
