@@ -70,9 +70,10 @@ def test_usage_by_prefix_path_and_text(home: Path) -> None:
     assert orjson.loads(by_prefix.stdout)["requests"] == orjson.loads(by_path.stdout)["requests"]
     text = chit("usage", "--home", str(home))
     assert text.returncode == 0
-    assert CORPUS_ID in text.stdout
-    assert "6,352" in text.stdout
-    assert "$0.009121" in text.stdout
+    assert text.stdout.startswith(f"session {CORPUS_ID} · ")
+    (total,) = [line.split() for line in text.stdout.splitlines() if line.startswith("total")]
+    # model, turns, requests, input, cache read, cache write, output, reasoning, cost
+    assert total == ["total", "5", "6", "6,352", "3,458", "1,217", "273", "64", "≥", "$0.009121"]
 
 
 def test_sessions_json_newest_first(home: Path) -> None:
