@@ -23,17 +23,7 @@ class SessionError(BadInput):
     """A session file that cannot be loaded: not a session, from a newer chit, not found."""
 
 
-class ProviderFailed(ChitError):
-    """The provider failed after its retries, or the tool loop could not finish."""
-
-
 class BudgetSpent(ChitError):
     """The session's cost or token budget was spent before the turn could run."""
 
     exit_code = 3
-
-
-class Interrupted(ChitError):
-    """The user pressed Ctrl-C; the interrupted request has been recorded."""
-
-    exit_code = 130

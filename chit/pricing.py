@@ -6,7 +6,6 @@ that commands that price nothing start fast.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -55,42 +54,15 @@ class Cost:
             self.prices_version or other.prices_version,
         )
 
-    def __radd__(self, other: object) -> Cost:
-        if other == 0:
-            return self
-        return NotImplemented
-
-    @classmethod
-    def total(
-        cls,
-        usd: Sequence[Decimal | None],
-        saved_usd: Sequence[Decimal | None],
-        unpriced: Sequence[int],
-        partial: Sequence[bool],
-        prices_version: Sequence[str | None],
-    ) -> Cost:
-        """``sum(costs, Cost())``, given the columns of their fields (as :meth:`Usage.total`
-        for usage, without an object per request). Sums in the same order, so to the same digits."""
-        prices = [d for d in usd if d is not None]
-        savings = [d for d in saved_usd if d is not None]
-        return cls(
-            sum(prices[1:], prices[0]) if prices else None,
-            sum(savings[1:], savings[0]) if savings else None,
-            sum(unpriced),
-            any(partial),
-            # As `+` keeps it: the first non-empty one, else the last one.
-            next(filter(None, prices_version), prices_version[-1] if prices_version else None),
-        )
-
     def usd_str(self) -> str | None:
         """The JSON form: a decimal string of USD, six places, or ``None``."""
         return None if self.usd is None else f"{self.usd:.6f}"
 
     def to_json(self) -> dict[str, Any]:
-        """A JSON-ready dict."""
+        """The form a session file holds: amounts as exact decimal strings of USD."""
         return {
-            "usd": self.usd_str(),
-            "saved_usd": None if self.saved_usd is None else f"{self.saved_usd:.6f}",
+            "usd": _usd_json(self.usd),
+            "saved_usd": _usd_json(self.saved_usd),
             "unpriced": self.unpriced,
             "partial": self.partial,
             "prices_version": self.prices_version,
@@ -99,57 +71,24 @@ class Cost:
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Cost:
         """Inverse of :meth:`to_json` (any decimal string is read exactly); a missing or
-        unreadable field takes its default."""
-        return cls(*cost_fields(data))
-
-
-def cost_fields(
-    data: dict[str, Any],
-) -> tuple[Decimal | None, Decimal | None, int, bool, str | None]:
-    """The fields :meth:`Cost.from_json` reads from ``data``, in order, as a tuple."""
-    return (
-        parse_usd(data.get("usd")),
-        parse_usd(data.get("saved_usd")),
-        _unpriced(data.get("unpriced")),
-        data.get("partial") is True,
-        _version(data.get("prices_version")),
-    )
-
-
-#: The fields of a cost as a file holds them, in :func:`cost_fields`' order.
-COST_KEYS = ("usd", "saved_usd", "unpriced", "partial", "prices_version")
-
-
-def cost_columns(
-    columns: Sequence[Sequence[Any]],
-) -> tuple[
-    Sequence[Decimal | None], Sequence[Decimal | None], list[int], list[bool], list[str | None]
-]:
-    """:func:`cost_fields` of many costs at once: ``columns[k][i]`` is field ``k``
-    (:data:`COST_KEYS`) of cost ``i`` as read, and the result is the columns
-    :meth:`Cost.total` takes. A report over thousands of requests reads them so: each rule
-    is applied to a whole column, and skipped where every value is one it keeps as it is."""
-    usd, saved, unpriced, partial, version = (list(c) for c in columns)
-    return (
-        parse_usds(usd),
-        parse_usds(saved),
-        unpriced if set(map(type, unpriced)) <= {int} else list(map(_unpriced, unpriced)),
-        partial if set(map(type, partial)) <= {bool} else [p is True for p in partial],
-        version if set(map(type, version)) <= {str, type(None)} else list(map(_version, version)),
-    )
-
-
-def _unpriced(value: object) -> int:
-    return value if isinstance(value, int) and not isinstance(value, bool) else 0
-
-
-def _version(value: object) -> str | None:
-    return value if isinstance(value, str) else None
+        unreadable field takes its default, so a file's value never raises."""
+        unpriced, version = data.get("unpriced"), data.get("prices_version")
+        return cls(
+            parse_usd(data.get("usd")),
+            parse_usd(data.get("saved_usd")),
+            unpriced if isinstance(unpriced, int) and not isinstance(unpriced, bool) else 0,
+            data.get("partial") is True,
+            version if isinstance(version, str) else None,
+        )
 
 
 #: The longest decimal string of USD read, and the range of its exponent (``adjusted()``):
 #: a hand-edited "1e999999999" must not turn into a billion digits.
 _USD_LENGTH, _USD_LOWEST, _USD_HIGHEST = 64, -40, 20
+
+
+def _usd_json(value: Decimal | None) -> str | None:
+    return None if value is None else format(value, "f")
 
 
 def parse_usd(value: object) -> Decimal | None:
@@ -163,21 +102,6 @@ def parse_usd(value: object) -> Decimal | None:
     if not d.is_finite() or not _USD_LOWEST <= d.adjusted() <= _USD_HIGHEST:
         return None if not d.is_finite() or d != 0 else Decimal(0)
     return d
-
-
-def parse_usds(values: Sequence[Any]) -> Sequence[Decimal | None]:
-    """``[parse_usd(v) for v in values]``: when every value is a string that
-    :func:`parse_usd` keeps, parsed and checked a column at a time."""
-    if set(map(type, values)) <= {str} and max(map(len, values), default=0) <= _USD_LENGTH:
-        try:
-            parsed = list(map(Decimal, values))
-        except ArithmeticError:
-            return list(map(parse_usd, values))
-        sizes = list(map(Decimal.adjusted, parsed))
-        sane = min(sizes, default=0) >= _USD_LOWEST and max(sizes, default=0) <= _USD_HIGHEST
-        if sane and all(map(Decimal.is_finite, parsed)):
-            return parsed
-    return list(map(parse_usd, values))
 
 
 def genai_provider(provider: str, base_url: str | None) -> tuple[str | None, str | None]:

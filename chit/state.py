@@ -1,21 +1,22 @@
 """``AgentState``: the conversation and every request's record; totals and the usage
-:class:`Report` are derived from them.
+:class:`Report` are derived from the records.
 
-Bottom layer: imports only the usage record and its pricing (the message types for type
-checking only, so that reports start without them).
+A *turn* is one user turn: the user's message and every provider request the tool loop
+then makes. Each request's record (an :class:`~chit.messages.AssistantTurn` in a
+:class:`RequestRecord`) names the turn it belonged to.
+
+Bottom layer: imports only the usage record, its pricing and the message types.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any
 
+from chit.messages import AssistantTurn, Message
 from chit.pricing import Cost
 from chit.usage import Usage
-
-if TYPE_CHECKING:  # annotations only: reports import this module without the message types
-    from chit.messages import AssistantTurn, Message
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,6 +42,19 @@ class Totals:
     cost: Cost = field(default_factory=Cost)
     """Their summed cost."""
 
+    def plus(self, record: RequestRecord) -> Totals:
+        """These totals and one more request."""
+        usage, cost = self.usage + record.response.usage, self.cost + record.cost
+        return Totals(self.requests + 1, usage, cost)
+
+    @classmethod
+    def of(cls, records: Iterable[RequestRecord]) -> Totals:
+        """The totals of some records, summed oldest first."""
+        totals = cls()
+        for record in records:
+            totals = totals.plus(record)
+        return totals
+
     def to_json(self) -> dict[str, Any]:
         """The shape of spec/cli.md: requests, usage (null = never reported), unknown, cost_usd."""
         return {
@@ -52,16 +66,6 @@ class Totals:
             },
             "cost_usd": self.cost.usd_str(),
         }
-
-    @classmethod
-    def of(cls, records: Iterable[RequestRecord]) -> Totals:
-        """Sum records; the one place totals are made."""
-        rs = list(records)
-        return cls(
-            len(rs),
-            sum((r.response.usage for r in rs), Usage()),
-            sum((r.cost for r in rs), Cost()),
-        )
 
 
 @dataclass
@@ -91,12 +95,7 @@ class AgentState:
 
     def report(self) -> Report:
         """The usage report of the session."""
-        rows = [(r.turn, r.response.model_name, r) for r in self.records]
-        return Report.of(self.session_id, self.turns, rows, Totals.of)
-
-
-#: One request as a report groups it: its turn, its model, and what ``total`` sums.
-Row = TypeVar("Row")
+        return Report.of(self.session_id, self.turns, self.records)
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,25 +118,27 @@ class Report:
         cls,
         session_id: str,
         turns: int,
-        rows: Sequence[tuple[int, str, Row]],
-        total: Callable[[list[Row]], Totals],
+        records: Sequence[RequestRecord],
+        totals: Totals | None = None,
     ) -> Report:
-        """Group ``(turn, model, request)`` rows, oldest first; ``total`` sums requests."""
-        if not rows:
-            return cls(session_id, turns, total([]), {}, None)
-        # Column by column: a report over a long session groups tens of thousands of rows.
-        turn_of, model_of, requests = zip(*rows, strict=True)
-        everything = total(list(requests))
-        if len(set(model_of)) == 1:  # one model served every request: the session's totals
-            by_model = {model_of[0]: (len(set(turn_of)), everything)}
-        else:
-            rows_of: dict[str, list[int]] = {}
-            for i, m in enumerate(model_of):
-                rows_of.setdefault(m, []).append(i)
-            by_model = {
-                m: (len({turn_of[i] for i in mine}), total([requests[i] for i in mine]))
-                for m, mine in rows_of.items()
-            }
-        last = turn_of[-1]
-        last_requests = [r for t, r in zip(turn_of, requests, strict=True) if t == last]
-        return cls(session_id, turns, everything, by_model, (last, total(last_requests)))
+        """The report of a session's records, oldest first; ``totals``: theirs, when they
+        are summed already (a reader sums them as it goes)."""
+        totals = Totals.of(records) if totals is None else totals
+        models: dict[str, list[RequestRecord]] = {}
+        for r in records:
+            models.setdefault(r.response.model_name, []).append(r)
+        by_model = {
+            # One model served every request: its totals are the session's.
+            m: (len({r.turn for r in mine}), totals if len(models) == 1 else Totals.of(mine))
+            for m, mine in models.items()
+        }
+        if not records:
+            return cls(session_id, turns, totals, by_model, None)
+        last = records[-1].turn
+        return cls(
+            session_id,
+            turns,
+            totals,
+            by_model,
+            (last, Totals.of(r for r in records if r.turn == last)),
+        )

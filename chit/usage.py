@@ -5,9 +5,7 @@ This module is the bottom of chit: it imports nothing else of chit.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass, fields
-from typing import Any
 
 #: The five counted fields, in the order the spec and the JSON output list them.
 FIELDS = (
@@ -70,8 +68,8 @@ class Usage:
             cache_write_tokens,
             output_tokens,
             reasoning_tokens,
-            input_unknown=int(input_tokens is None),
-            output_unknown=int(output_tokens is None),
+            int(input_tokens is None),
+            int(output_tokens is None),
         )
 
     def __add__(self, other: object) -> Usage:
@@ -87,33 +85,10 @@ class Usage:
             self.output_unknown + other.output_unknown,
         )
 
-    def __radd__(self, other: object) -> Usage:
-        # sum() starts from the int 0 unless given Usage(); accept both.
-        if other == 0:
-            return self
-        return NotImplemented
-
-    @classmethod
-    def total(cls, columns: Sequence[Sequence[int | None]]) -> Usage:
-        """``sum(Usage.reported(*row) for row in rows)``, given the five columns of the rows
-        (``columns[k][i]``: field ``k`` of request ``i``). A report over thousands of
-        requests sums them so, without building an object for each."""
-        known = [[n for n in column if n is not None] for column in columns]
-        i, cr, cw, o, r = (sum(k) if k else None for k in known)
-        requests = len(columns[0])
-        return cls(i, cr, cw, o, r, requests - len(known[0]), requests - len(known[3]))
-
     @property
     def total_tokens(self) -> int:
         """Known input plus known output (a lower bound when something is unknown)."""
         return (self.input_tokens or 0) + (self.output_tokens or 0)
-
-    @property
-    def uncached_input_tokens(self) -> int | None:
-        """Input neither read from nor written to the cache."""
-        if self.input_tokens is None:
-            return None
-        return self.input_tokens - (self.cache_read_tokens or 0) - (self.cache_write_tokens or 0)
 
     @property
     def complete(self) -> bool:
@@ -123,33 +98,6 @@ class Usage:
     def counts(self) -> dict[str, int | None]:
         """The five fields as a dict, ``None`` for never reported."""
         return {name: getattr(self, name) for name in FIELDS}
-
-    def to_json(self) -> dict[str, Any]:
-        """A JSON-ready dict: the five fields, and ``unknown`` when anything is."""
-        out: dict[str, Any] = self.counts()
-        if self.input_unknown or self.output_unknown:
-            out["unknown"] = {
-                "input_tokens": self.input_unknown,
-                "output_tokens": self.output_unknown,
-            }
-        return out
-
-    @classmethod
-    def from_json(cls, data: dict[str, Any]) -> Usage:
-        """Inverse of :meth:`to_json`; missing fields are not recorded (``None``)."""
-        unknown = data.get("unknown") or {}
-        values = {f: _count(data.get(f)) for f in FIELDS}
-        return cls(
-            **values,
-            input_unknown=_count(unknown.get("input_tokens")) or 0,
-            output_unknown=_count(unknown.get("output_tokens")) or 0,
-        )
-
-
-def _count(value: object) -> int | None:
-    if isinstance(value, bool) or not isinstance(value, int):
-        return None
-    return value
 
 
 assert [f.name for f in fields(Usage)][:5] == list(FIELDS)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import sys
 import threading
 from collections.abc import Iterable, Iterator
 from contextlib import closing, contextmanager
@@ -41,6 +42,19 @@ API_PROVIDER = {
     "ollama_chat": "ollama",
 }
 KEY_ENV = {"anthropic": "ANTHROPIC_API_KEY", "ollama": ""}
+_START = (
+    "import signal, sys\n"
+    "signal.signal(signal.SIGINT, signal.default_int_handler)\n"
+    "sys.argv[0] = 'chit'\n"
+    "from chit.cli.main import main\n"
+    "main()\n"
+)
+
+#: chit as a command, as users and scripts run it; append its arguments. Ctrl-C reaches it
+#: as an interactive shell delivers it: a suite started in the background (``nohup ... &``)
+#: has SIGINT ignored, and a child would inherit that and never see its Ctrl-C.
+CHIT = [sys.executable, "-c", _START]
+
 #: The API key chit processes get in tests; no file chit writes may hold it.
 KEY = "sk-test-DO-NOT-LEAK-4242"
 #: Every count unknown: what a request that never reported usage gives.

@@ -6,6 +6,7 @@ import subprocess
 import sys
 
 import pytest
+from helpers import CHIT
 
 from chit import __version__
 
@@ -13,9 +14,7 @@ HEAVY = ("anthropic", "openai", "ollama", "rich", "prompt_toolkit", "genai_price
 
 
 def chit(*args: str, **kw: object) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "chit", *args], capture_output=True, text=True, timeout=60, **kw
-    )  # type: ignore[call-overload]
+    return subprocess.run([*CHIT, *args], capture_output=True, text=True, timeout=60, **kw)  # type: ignore[call-overload]
 
 
 def test_version() -> None:

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pexpect
 import wire
+from helpers import CHIT
 from replay import ReplayServer, Reply
 
 TIMEOUT = 15
@@ -20,8 +21,8 @@ def spawn(replay: ReplayServer, home: Path, *args: str) -> pexpect.spawn:
         CHIT_HOME=str(home), ANTHROPIC_API_KEY="test", TERM="xterm", PROMPT_TOOLKIT_NO_CPR="1"
     )
     child = pexpect.spawn(
-        sys.executable,
-        ["-m", "chit", "--provider", "anthropic", "--base-url", replay.url, *args],
+        CHIT[0],
+        [*CHIT[1:], "--provider", "anthropic", "--base-url", replay.url, *args],
         env=env,
         cwd=str(home),
         dimensions=(40, 120),
@@ -111,20 +112,23 @@ def test_ctrl_c_stops_the_answer_and_keeps_the_session(
     child.sendline("/exit")
     child.expect(pexpect.EOF)
     out = subprocess.run(
-        [sys.executable, "-m", "chit", "usage", "--json"],
+        [*CHIT, "usage", "--json"],
         capture_output=True,
         text=True,
         env={**os.environ, "CHIT_HOME": str(tmp_path)},
         timeout=60,
     )
-    assert '"input_tokens": 50' in out.stdout
-    assert '"output_tokens": 1' in out.stdout  # one request left its output unknown
+    report = json.loads(out.stdout)
+    assert report["requests"] == 1
+    assert report["usage"]["input_tokens"] == 50
+    assert report["usage"]["output_tokens"] is None  # cut short: never reported
+    assert report["unknown"] == {"input_tokens": 0, "output_tokens": 1}
 
 
 def test_without_a_terminal_it_says_to_use_print_mode(tmp_path: Path) -> None:
     env = {**os.environ, "CHIT_HOME": str(tmp_path), "ANTHROPIC_API_KEY": "x"}
     r = subprocess.run(
-        [sys.executable, "-m", "chit"],
+        CHIT,
         stdin=subprocess.DEVNULL,
         env=env,
         capture_output=True,

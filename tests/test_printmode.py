@@ -1,28 +1,21 @@
-"""``chit -p``: a real chit process against the replay server, as scripts and bots use it."""
+"""``chit -p`` against the replay server, as scripts and bots use it: a real chit process,
+and (for the JSON of every recording) chit's own entry point in this process."""
 
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 import wire
-from helpers import API_PROVIDER
+from helpers import API_PROVIDER, CHIT, KEY, env_for
 from replay import ReplayServer, Reply, manifest
 
-KEY = "sk-test-DO-NOT-LEAK-4242"
-
-
-def env_for(home: Path, **extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.endswith("_API_KEY")}
-    env.update(CHIT_HOME=str(home), **extra)
-    return env
+from chit.cli.main import main
 
 
 def chit(
@@ -38,7 +31,7 @@ def chit(
     if key:
         keys = {"ANTHROPIC_API_KEY": KEY} if provider == "anthropic" else {"OPENAI_API_KEY": KEY}
     return subprocess.run(
-        [sys.executable, "-m", "chit", "--provider", provider, "--base-url", base, *args],
+        [*CHIT, "--provider", provider, "--base-url", base, *args],
         env=env_for(home, **keys),
         input=stdin,
         capture_output=True,
@@ -54,23 +47,23 @@ def as_json(r: subprocess.CompletedProcess[str]) -> dict[str, Any]:
 
 @pytest.mark.parametrize("entry", manifest(), ids=lambda e: e["id"])
 def test_json_output_for_every_recording(
-    entry: dict[str, Any], replay: ReplayServer, tmp_path: Path
+    entry: dict[str, Any],
+    replay: ReplayServer,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
+    # chit's entry point in this process: the SDKs are imported once, not 43 times.
     replay.queue(Reply.recorded(entry["id"]))
     provider = API_PROVIDER[entry["api"]]
-    r = chit(
-        replay,
-        tmp_path,
-        "-p",
-        "hi",
-        "--output-format",
-        "json",
-        "--no-tools",
-        "--model",
-        entry.get("model") or "test-model",
-        provider=provider,
-    )
-    out = as_json(r)
+    base = replay.url if provider in ("anthropic", "ollama") else replay.url + "/v1"
+    monkeypatch.setenv("ANTHROPIC_API_KEY" if provider == "anthropic" else "OPENAI_API_KEY", KEY)
+    model = entry.get("model") or "test-model"
+    argv = ["--provider", provider, "--base-url", base, "--home", str(tmp_path)]
+    argv += ["-p", "hi", "--output-format", "json", "--no-tools", "--model", model]
+    with pytest.raises(SystemExit) as exit_status:
+        main(argv)
+    out = json.loads(capsys.readouterr().out)
     expected = entry["expected"]
     assert out["turn"]["usage"] == expected["usage"]
     assert out["model"] == expected["model"]
@@ -78,11 +71,10 @@ def test_json_output_for_every_recording(
     assert out["provider"] == provider
     assert out["session"]["usage"] == expected["usage"]
     assert out["turn"]["requests"] == 1
-    assert r.returncode == (0 if expected["ended"] == "complete" else 1)
+    assert exit_status.value.code == (0 if expected["ended"] == "complete" else 1)
     if expected["ended"] == "error":
         assert out["error"]["message"]
     assert Path(out["session_file"]).is_file()
-    assert "Traceback" not in r.stderr
 
 
 def test_text_mode_prints_the_answer_and_a_footer(replay: ReplayServer, tmp_path: Path) -> None:
@@ -99,8 +91,10 @@ def test_prompt_from_stdin(replay: ReplayServer, tmp_path: Path) -> None:
     replay.queue(Reply(body=wire.anthropic("pong")))
     r = chit(replay, tmp_path, "-p", "-", "--output-format", "json", stdin="ping from stdin")
     assert as_json(r)["result"] == "pong"
-    sent = replay.received[0].json["messages"][0]["content"]
-    assert "ping from stdin" in json.dumps(sent)
+    (sent,) = replay.received[0].json["messages"]
+    content = sent["content"]
+    texts = [content] if isinstance(content, str) else [block["text"] for block in content]
+    assert texts == ["ping from stdin"]
 
 
 def test_continue_and_resume_add_to_the_session(replay: ReplayServer, tmp_path: Path) -> None:
@@ -139,9 +133,33 @@ def test_budget_spent_exits_3_and_resuming_keeps_the_budget(
     assert len(replay.received) == 1
 
 
+def test_a_budget_line_that_is_no_budget_is_named_and_ignored_on_resume(
+    replay: ReplayServer, tmp_path: Path
+) -> None:
+    replay.queue(*(Reply(body=wire.anthropic(f"answer {i}")) for i in (1, 2)))
+    first = as_json(
+        chit(replay, tmp_path, "-p", "one", "--max-cost", "1", "--output-format", "json")
+    )
+    path = Path(first["session_file"])
+    edited = b'{"type":"budget","max_cost":"abc","max_tokens":null,"at":"2026-11-30T00:00:00Z"}\n'
+    with open(path, "ab") as f:  # a hand edit
+        f.write(edited)
+    before = path.read_bytes()
+    r = chit(replay, tmp_path, "-c", "-p", "two", "--output-format", "json")
+    assert r.returncode == 0, r.stderr
+    assert "Traceback" not in r.stderr
+    (warning,) = r.stderr.splitlines()
+    assert warning.startswith(f"chit: warning: {path}: line ")
+    assert warning.endswith('budget max_cost "abc" is not a positive amount of USD: ignored')
+    out = as_json(r)
+    assert out["result"] == "answer 2"
+    assert out["session"]["requests"] == 2
+    assert path.read_bytes().startswith(before)  # the line is kept as it was
+
+
 def test_no_credentials_is_one_line_and_exit_2(replay: ReplayServer, tmp_path: Path) -> None:
     r = subprocess.run(
-        [sys.executable, "-m", "chit", "-p", "hi"],
+        [*CHIT, "-p", "hi"],
         env=env_for(tmp_path),
         capture_output=True,
         text=True,
@@ -151,7 +169,7 @@ def test_no_credentials_is_one_line_and_exit_2(replay: ReplayServer, tmp_path: P
     assert "ANTHROPIC_API_KEY" in r.stderr and "Traceback" not in r.stderr
     assert len(r.stderr.strip().splitlines()) == 1
     rj = subprocess.run(
-        [sys.executable, "-m", "chit", "-p", "hi", "--output-format", "json"],
+        [*CHIT, "-p", "hi", "--output-format", "json"],
         env=env_for(tmp_path),
         capture_output=True,
         text=True,
@@ -198,7 +216,7 @@ def test_tools_are_refused_in_print_mode_without_allow_tools(
         Reply(body=wire.anthropic("", call)),
         Reply(body=wire.anthropic("ok")),
     )
-    base = [sys.executable, "-m", "chit", "--provider", "anthropic", "--base-url", replay.url]
+    base = [*CHIT, "--provider", "anthropic", "--base-url", replay.url]
     env = env_for(tmp_path, ANTHROPIC_API_KEY=KEY)
     r = subprocess.run(
         [*base, "-p", "write"], cwd=work, env=env, capture_output=True, text=True, timeout=60
@@ -233,9 +251,7 @@ def test_sigint_exits_130_with_the_request_recorded(
     replay.queue(Reply(body=body, chunk_size=chunk, delay=delay))
     proc = subprocess.Popen(
         [
-            sys.executable,
-            "-m",
-            "chit",
+            *CHIT,
             "--provider",
             "anthropic",
             "--base-url",

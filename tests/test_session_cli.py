@@ -10,17 +10,14 @@ from pathlib import Path
 
 import orjson
 import pytest
+from helpers import CHIT
+from sessionfiles import CORPUS, CORPUS_ID, new_session
 
 from chit.checkpoint import sessions_dir
 
-CORPUS = Path(__file__).parent / "corpus" / "v1" / "session.jsonl"
-CORPUS_ID = "5d127522-1a98-4710-b75f-b01aca4dada4"
-
 
 def chit(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "chit", *args], capture_output=True, text=True, timeout=60
-    )
+    return subprocess.run([*CHIT, *args], capture_output=True, text=True, timeout=60)
 
 
 @pytest.fixture
@@ -73,9 +70,10 @@ def test_usage_by_prefix_path_and_text(home: Path) -> None:
     assert orjson.loads(by_prefix.stdout)["requests"] == orjson.loads(by_path.stdout)["requests"]
     text = chit("usage", "--home", str(home))
     assert text.returncode == 0
-    assert CORPUS_ID in text.stdout
-    assert "6,352" in text.stdout
-    assert "$0.009121" in text.stdout
+    assert text.stdout.startswith(f"session {CORPUS_ID} · ")
+    (total,) = [line.split() for line in text.stdout.splitlines() if line.startswith("total")]
+    # model, turns, requests, input, cache read, cache write, output, reasoning, cost
+    assert total == ["total", "5", "6", "6,352", "3,458", "1,217", "273", "64", "≥", "$0.009121"]
 
 
 def test_sessions_json_newest_first(home: Path) -> None:
@@ -154,8 +152,7 @@ def test_warnings_go_to_stderr_and_figures_still_print(home: Path) -> None:
     assert orjson.loads(r.stdout)["requests"] == 6
 
 
-def test_reports_import_nothing_heavy(home: Path) -> None:
-    # Neither the SDKs nor, for figures, the message types, the full loader or the writer.
+def test_reports_import_neither_the_sdks_nor_the_agent(home: Path) -> None:
     heavy = (
         "anthropic",
         "openai",
@@ -164,10 +161,8 @@ def test_reports_import_nothing_heavy(home: Path) -> None:
         "prompt_toolkit",
         "genai_prices",
         "httpx",
-        "chit.messages",
-        "chit.checkpoint.codec",
-        "chit.checkpoint.loader",
-        "chit.checkpoint.session",
+        "chit.agent",
+        "chit.providers",
     )
     code = (
         "import sys, io, contextlib\nfrom chit.cli.main import run\n"
@@ -181,15 +176,14 @@ def test_reports_import_nothing_heavy(home: Path) -> None:
     assert r.stdout.strip().splitlines()[-1] == "[]"
 
 
-def test_the_package_names_are_its_functions_whatever_was_imported_first() -> None:
-    # The package imports its names lazily; a submodule imported first must not shadow one.
-    code = (
-        "import importlib, types, chit.checkpoint as c\n"
-        "for m in ('journal', 'loader', 'session', 'store', 'scan', 'read', 'codec'):\n"
-        "    importlib.import_module('chit.checkpoint.' + m)\n"
-        "print([n for n in c.__all__ if isinstance(getattr(c, n), types.ModuleType)])\n"
-        "assert sorted(c._WHERE) == sorted(c.__all__) and set(c.__all__) <= set(dir(c))"
-    )
-    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
-    assert r.returncode == 0, r.stderr
-    assert r.stdout.strip() == "[]"
+def test_usage_and_sessions_agree_on_a_session_chit_wrote(tmp_path: Path) -> None:
+    # Listed from its last checkpoint's seal; reported from every line: the same figures.
+    s, _ = new_session(tmp_path, turns=3)
+    usage = orjson.loads(chit("usage", "--json", "--home", str(tmp_path)).stdout)
+    (listed,) = orjson.loads(chit("sessions", "--json", "--home", str(tmp_path)).stdout)
+    figures = ("requests", "usage", "unknown", "cost_usd", "turns", "session_id", "session_file")
+    assert {k: listed[k] for k in figures} == {k: usage[k] for k in figures}
+    assert listed["models"] == list(usage["by_model"]) == ["gpt-4o-mini"]
+    assert usage["usage"]["input_tokens"] == 600
+    assert usage["cost_usd"] == "0.006000"
+    assert listed["session_file"] == str(s.path)

@@ -10,9 +10,11 @@ from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from pathlib import Path
 
+import orjson
 import pytest
+from sessionfiles import read_alike
 
-from chit.checkpoint import SCHEMA_VERSION, load, tally
+from chit.checkpoint import SCHEMA_VERSION, load
 from chit.messages import Ended
 from chit.state import Totals
 
@@ -38,7 +40,7 @@ class Figures:
 
 FULL = Figures()
 NONE5 = (None, None, None, None, None)
-DISAGREE = ("snapshots disagree",)
+DISAGREE = ("snapshot disagrees",)
 
 #: What each variant holds where it differs from the full file (worked out from its lines).
 EXPECTED = {
@@ -79,7 +81,7 @@ EXPECTED = {
 
 
 def check(path: Path, want: Figures) -> None:
-    loaded = load(path)
+    loaded = read_alike(path)
     totals = loaded.totals
     assert loaded.state.turns == want.turns
     assert totals.requests == want.requests
@@ -94,16 +96,6 @@ def check(path: Path, want: Figures) -> None:
         assert words in warning
     # The derived totals are the state's own: one source of truth.
     assert loaded.state.totals() == totals
-    # `chit usage` reads less of the file and gives the same figures, and the same warnings
-    # but those about the conversation (which it does not read).
-    read = tally(path)
-    assert read.report == loaded.state.report()
-    about_tokens = [w for w in loaded.warnings if not any(s in w for s in CONVERSATION)]
-    assert [w.split(":")[0] for w in read.warnings] == [w.split(":")[0] for w in about_tokens]
-
-
-#: Words of the warnings about the conversation, which `tally` does not give.
-CONVERSATION = ("rewind", "did not finish", "messages ")
 
 
 def test_the_corpus_is_complete() -> None:
@@ -164,8 +156,7 @@ def test_the_full_file_loads_with_its_figures() -> None:
 
 
 def test_figures_by_model() -> None:
-    report = load(BASE).state.report()
-    assert tally(BASE).report == report
+    report = read_alike(BASE).report()
     assert report.turns == 5
     assert report.last_turn is not None
     assert report.last_turn[0] == 5
@@ -256,30 +247,33 @@ def test_a_damaged_line_in_the_middle_is_skipped_and_named(tmp_path: Path) -> No
     lines[9] = lines[9][:50] + b"\x00garbage"  # line 10: the interrupted request of turn 2
     damaged = tmp_path / "damaged.jsonl"
     damaged.write_bytes(b"\n".join(lines))
-    loaded = load(damaged)
+    loaded = read_alike(damaged)
     assert loaded.totals.requests == 5
     assert loaded.totals.usage.input_tokens == 6352 - 1330
     assert loaded.warnings[0] == "skipped 1 damaged line(s): 10"
-    assert "snapshots disagree" in loaded.warnings[1]
+    assert "snapshot disagrees" in loaded.warnings[1]
     assert loaded.totals == Totals.of(loaded.state.records)
 
 
-def test_tally_decodes_usage_lines_and_recognizes_the_rest(tmp_path: Path) -> None:
+@pytest.mark.parametrize("kind", ["message", "checkpoint", "usage"])
+def test_damage_in_any_line_is_named_by_every_reader(tmp_path: Path, kind: str) -> None:
+    # Past the line's first bytes, its closing "}" kept: each line is decoded whole.
     lines = BASE.read_bytes().split(b"\n")
-    message = next(i for i, b in enumerate(lines) if b.startswith(b'{"type":"message"'))
-    usage = next(i for i, b in enumerate(lines) if b.startswith(b'{"type":"usage"'))
-    # Damage past the first bytes, the closing "}" kept (a line chit closed after a crash
-    # ends otherwise, and is decoded and reported by both).
-    lines[message] = lines[message][:30] + b"\x00" + lines[message][31:]
-    lines[usage] = lines[usage][:30] + b"\x00" + lines[usage][31:]
+    at = next(i for i, b in enumerate(lines) if orjson.loads(b)["type"] == kind)
+    lines[at] = lines[at][:30] + b"\x00" + lines[at][31:]
     damaged = tmp_path / "damaged.jsonl"
     damaged.write_bytes(b"\n".join(lines))
-    loaded, read = load(damaged), tally(damaged)
-    assert loaded.warnings[0] == f"skipped 2 damaged line(s): {message + 1}, {usage + 1}"
-    # The damaged message is not decoded by tally, and changes no figure.
-    assert read.warnings[0] == f"skipped 1 damaged line(s): {usage + 1}"
-    assert read.report == loaded.state.report()
-    assert read.report.totals.requests == 5
+    loaded = read_alike(damaged)  # reports and listings name it too
+    assert loaded.warnings[0] == f"skipped 1 damaged line(s): {at + 1}"
+
+
+def test_lines_are_read_whatever_the_order_of_their_keys(tmp_path: Path) -> None:
+    lines = [orjson.loads(b) for b in BASE.read_bytes().splitlines()]
+    reordered = tmp_path / "reordered.jsonl"
+    reordered.write_bytes(
+        b"".join(orjson.dumps(dict(reversed(line.items()))) + b"\n" for line in lines)
+    )
+    check(reordered, FULL)
 
 
 @pytest.mark.parametrize(
@@ -297,6 +291,5 @@ def test_a_snapshot_figure_is_compared_only_when_it_is_a_count(
     changed.write_bytes(
         data.replace(last, last.replace(b'"output_tokens":273', b'"output_tokens":' + value))
     )
-    loaded, read = load(changed), tally(changed)
-    assert any("snapshots disagree" in w for w in loaded.warnings) == warned
-    assert any("snapshots disagree" in w for w in read.warnings) == warned
+    loaded = read_alike(changed)
+    assert any("snapshot disagrees" in w for w in loaded.warnings) == warned

@@ -9,16 +9,14 @@ from __future__ import annotations
 
 import errno
 import os
-from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from sessionfiles import new_session, read_alike, turn
 
 from chit.checkpoint import FileOps, JournalWriteError, Session, load, sessions_dir
-from chit.messages import AssistantTurn, Message
-from chit.pricing import Cost
-from chit.state import AgentState, RequestRecord
-from chit.usage import Usage
+from chit.checkpoint.store import last_sealed
+from chit.state import AgentState
 
 
 class Faulty(FileOps):
@@ -59,20 +57,6 @@ class Faulty(FileOps):
         return super().open(path, flags, mode)
 
 
-def one_turn(s: Session, state: AgentState, n: int) -> None:
-    m = Message("user", text=f"q{n}")
-    state.messages.append(m)
-    s.append_message(m)
-    r = AssistantTurn("openai", "m", Usage.reported(10 * n, 0, 0, n, 0), text=f"a{n}")
-    record = RequestRecord(n, r, Cost(Decimal(n)))
-    state.record(record)
-    s.append_usage(record)
-    state.messages.append(r.message())
-    s.append_message(r.message())
-    state.turns = n
-    s.append_checkpoint(state)
-
-
 def figures(path: Path) -> tuple[int, int, int | None, list[str]]:
     loaded = load(path)
     return (
@@ -89,11 +73,7 @@ def no_temporary_files(*folders: Path) -> None:
 
 
 def started(tmp_path: Path, ops: FileOps) -> tuple[Session, AgentState]:
-    s = Session.create(tmp_path, cwd="/w", provider="openai", model="m", ops=ops)
-    state = AgentState(session_id=s.session_id)
-    one_turn(s, state, 1)
-    one_turn(s, state, 2)
-    return s, state
+    return new_session(tmp_path, turns=2, ops=ops)
 
 
 @pytest.mark.parametrize("keep", [0, 1, 17, 200])
@@ -103,14 +83,14 @@ def test_an_append_cut_short_is_taken_back(tmp_path: Path, keep: int) -> None:
     before = s.path.read_bytes()
     ops.armed = True
     with pytest.raises(JournalWriteError, match="injected write"):
-        one_turn(s, state, 3)
+        turn(s, state, 3)
     assert s.path.read_bytes() == before  # the part that reached the file was taken back
     no_temporary_files(s.path.parent)
     ops.armed = False
     finish_third_turn(s, state)
-    loaded = load(s.path)
+    loaded = read_alike(s.path)
     assert loaded.warnings == []
-    assert loaded.totals.usage.input_tokens == 10 + 20 + 30
+    assert loaded.totals.usage.input_tokens == 100 + 200 + 300
 
 
 @pytest.mark.parametrize("keep", [1, 17, 200])
@@ -120,17 +100,18 @@ def test_a_fragment_that_cannot_be_taken_back_is_skipped(tmp_path: Path, keep: i
     before = figures(s.path)
     ops.armed = True
     with pytest.raises(JournalWriteError, match="injected write"):
-        one_turn(s, state, 3)
+        turn(s, state, 3)
     after = load(s.path)
     assert figures(s.path) == before
     assert "incomplete" in after.warnings[0]
     # The disk has room again: the session goes on, the fragment is skipped and named.
     ops.armed = False
     finish_third_turn(s, state)
-    loaded = load(s.path)
+    loaded = read_alike(s.path)
     assert loaded.state.turns == 3
-    assert loaded.totals.usage.input_tokens == 10 + 20 + 30
-    assert [m.text for m in loaded.state.messages] == ["q1", "a1", "q2", "a2", "q3", "a3"]
+    assert loaded.totals.usage.input_tokens == 100 + 200 + 300
+    texts = [m.text for m in loaded.state.messages]
+    assert texts == [f"{kind} {n}" for n in (1, 2, 3) for kind in ("question", "answer")]
     assert loaded.warnings == ["skipped 1 damaged line(s): 10"]
     assert s.path.read_bytes().split(b"\n")[9].endswith(b" [torn]")
 
@@ -138,7 +119,10 @@ def test_a_fragment_that_cannot_be_taken_back_is_skipped(tmp_path: Path, keep: i
 def finish_third_turn(s: Session, state: AgentState) -> None:
     state.messages = state.messages[:4]
     state.records = state.records[:2]
-    one_turn(s, state, 3)
+    turn(s, state, 3)
+    # The appender knew where the file stood: the checkpoint is sealed over its bytes.
+    data = s.path.read_bytes()
+    assert last_sealed(data, data.index(b"\n") + 1) is not None
 
 
 def test_a_failed_fsync_is_reported_and_the_file_still_loads(tmp_path: Path) -> None:
@@ -146,9 +130,10 @@ def test_a_failed_fsync_is_reported_and_the_file_still_loads(tmp_path: Path) -> 
     s, state = started(tmp_path, ops)
     ops.armed = True
     with pytest.raises(JournalWriteError, match="injected fsync"):
-        one_turn(s, state, 3)
+        turn(s, state, 3)
     assert ops.failures == 1
     assert figures(s.path)[0] >= 2
+    read_alike(s.path)
     no_temporary_files(s.path.parent)
 
 

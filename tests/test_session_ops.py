@@ -12,54 +12,24 @@ from pathlib import Path
 
 import orjson
 import pytest
+from sessionfiles import CORPUS, new_session, read_alike, turn
 
 from chit.checkpoint import (
     SCHEMA_VERSION,
+    SavedBudget,
     Session,
     find,
     home_dir,
     list_sessions,
     load,
     sessions_dir,
-    tally,
 )
+from chit.checkpoint.store import last_sealed, summary
 from chit.errors import SessionError
 from chit.messages import AssistantTurn, Ended, Message, RequestError, ToolCall, ToolResult
 from chit.pricing import Cost
 from chit.state import AgentState, RequestRecord
 from chit.usage import Usage
-
-CORPUS = Path(__file__).parent / "corpus" / "v1" / "session.jsonl"
-
-
-def turn(session: Session, state: AgentState, n: int, *, model: str = "gpt-4o-mini") -> None:
-    """Append one finished turn as the agent does: user, request, answer, checkpoint."""
-    user = Message("user", text=f"question {n}")
-    state.messages.append(user)
-    session.append_message(user)
-    response = AssistantTurn(
-        "openai",
-        "gpt-4o-mini",
-        Usage.reported(100 * n, 10 * n, 0, n, 0),
-        model=model,
-        text=f"answer {n}",
-        stop_reason="stop",
-    )
-    record = RequestRecord(n, response, Cost(Decimal(n) / 1000, Decimal(0), 0, False, "test"))
-    state.record(record)
-    session.append_usage(record)
-    state.messages.append(response.message())
-    session.append_message(response.message())
-    state.turns = n
-    session.append_checkpoint(state)
-
-
-def new_session(home: Path, turns: int = 0) -> tuple[Session, AgentState]:
-    s = Session.create(home, cwd="/work", provider="openai", model="gpt-4o-mini")
-    state = AgentState(session_id=s.session_id)
-    for n in range(1, turns + 1):
-        turn(s, state, n)
-    return s, state
 
 
 def test_create_writes_a_private_header(tmp_path: Path) -> None:
@@ -165,9 +135,9 @@ def test_list_newest_first_and_latest(tmp_path: Path) -> None:
     assert [i.session_id for i in infos] == [a.session_id, b.session_id]
     assert Session.latest(tmp_path)[0].session_id == a.session_id
     first = infos[0]
-    assert (first.turns, first.requests) == (3, 3)
-    assert first.tokens.input_tokens == 600
-    assert first.cost.usd == Decimal("0.006")
+    assert (first.turns, first.totals.requests) == (3, 3)
+    assert first.totals.usage.input_tokens == 600
+    assert first.totals.cost.usd == Decimal("0.006")
     assert first.models == ["gpt-4o-mini"]
     assert first.started is not None
 
@@ -186,11 +156,11 @@ def test_listing_agrees_with_a_full_load(tmp_path: Path) -> None:
     )
     s.close()
     (info,) = list_sessions(tmp_path)
-    loaded = load(copy)
-    assert (info.turns, info.requests) == (loaded.state.turns, loaded.totals.requests) == (6, 7)
-    assert info.tokens == loaded.totals.usage
-    assert info.cost == loaded.totals.cost
-    assert info.models == [*loaded.models]
+    loaded = read_alike(copy)
+    assert (info.turns, info.totals.requests) == (loaded.state.turns, loaded.totals.requests)
+    assert (info.turns, info.totals.requests) == (6, 7)
+    assert info.totals == loaded.totals
+    assert info.models == loaded.models
 
 
 def test_listing_counts_turnless_requests_after_the_last_checkpoint_as_one_turn(
@@ -202,9 +172,9 @@ def test_listing_counts_turnless_requests_after_the_last_checkpoint_as_one_turn(
     with open(s.path, "ab") as f:
         f.write(orjson.dumps(line) + b"\n" + orjson.dumps(line) + b"\n")
     (info,) = list_sessions(tmp_path)
-    loaded = load(s.path)
-    assert info.turns == loaded.state.turns == tally(s.path).report.turns == 3
-    assert info.requests == loaded.totals.requests == 4
+    loaded = read_alike(s.path)
+    assert info.turns == loaded.state.turns == 3
+    assert info.totals.requests == loaded.totals.requests == 4
 
 
 def test_list_skips_files_that_are_not_sessions(tmp_path: Path) -> None:
@@ -256,10 +226,12 @@ def test_fork_copies_under_a_new_id(tmp_path: Path) -> None:
     assert loaded.state.session_id == fork.session_id
     assert loaded.state.messages == state.messages
     assert loaded.totals == state.totals()
-    # The two go their own ways.
+    # The two go their own ways; the fork's next checkpoint is sealed over its own bytes.
     turn(fork, loaded.state, 3)
-    assert load(fork.path).state.turns == 3
-    assert load(s.path).state.turns == 2
+    assert read_alike(fork.path).state.turns == 3
+    assert read_alike(s.path).state.turns == 2
+    data = fork.path.read_bytes()
+    assert last_sealed(data, data.index(b"\n") + 1) is not None
 
 
 def test_export_is_a_private_copy(tmp_path: Path) -> None:
@@ -327,14 +299,14 @@ def test_a_newer_schema_is_refused_and_left_untouched(tmp_path: Path) -> None:
 def test_files_that_are_not_sessions(tmp_path: Path, content: bytes, why: str) -> None:
     path = tmp_path / "bad.jsonl"
     path.write_bytes(content)
-    for read in (load, tally):
+    for read in (load, lambda p: load(p, messages=False), summary):
         with pytest.raises(SessionError, match=why):
             read(path)
     assert path.read_bytes() == content
 
 
 def test_a_folder_or_unreadable_path_is_a_session_error(tmp_path: Path) -> None:
-    for read in (load, tally):
+    for read in (load, lambda p: load(p, messages=False), summary):
         with pytest.raises(SessionError, match="folder"):
             read(tmp_path)
         with pytest.raises(SessionError, match="no session file"):
@@ -342,7 +314,7 @@ def test_a_folder_or_unreadable_path_is_a_session_error(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("cut", ["message", "checkpoint"])
-def test_a_line_torn_by_a_crash_and_closed_on_resume_is_damage_to_both_readers(
+def test_a_line_torn_by_a_crash_and_closed_on_resume_is_damage_to_every_reader(
     tmp_path: Path, cut: str
 ) -> None:
     s, state = new_session(tmp_path, turns=1)
@@ -357,11 +329,8 @@ def test_a_line_torn_by_a_crash_and_closed_on_resume_is_damage_to_both_readers(
     s, _ = Session.open(s.path, tmp_path)
     turn(s, state, 2)  # resuming closes the torn line with a mark, then appends
     s.close()
-    loaded, read = load(s.path), tally(s.path)
-    damaged = [w for w in loaded.warnings if "damaged" in w]
-    assert len(damaged) == 1
-    assert [w for w in read.warnings if "damaged" in w] == damaged
-    assert read.report == loaded.state.report()
+    loaded = read_alike(s.path)
+    assert len([w for w in loaded.warnings if "damaged" in w]) == 1
 
 
 def test_opening_writes_nothing_until_something_is_appended(tmp_path: Path) -> None:
@@ -464,3 +433,56 @@ def test_a_session_written_elsewhere_appends_in_place(tmp_path: Path) -> None:
     assert again.totals.requests == 7
     assert again.warnings == []  # the running snapshot picked up from the loaded totals
     assert os.listdir(copy.parent) == ["mine.jsonl"]
+
+
+@pytest.mark.parametrize(
+    ("fields", "budget", "problems"),
+    [
+        ({"max_cost": "1.50", "max_tokens": 900}, (Decimal("1.50"), 900), []),
+        ({"max_cost": None, "max_tokens": None}, (None, None), []),
+        ({"max_cost": "abc", "max_tokens": 900}, (None, 900), ['max_cost "abc"']),
+        ({"max_cost": "-1", "max_tokens": "9"}, (None, None), ['max_cost "-1"', 'max_tokens "9"']),
+        ({"max_cost": 1.5, "max_tokens": True}, (None, None), ["max_cost 1.5", "max_tokens true"]),
+        ({"max_cost": "1e999999", "max_tokens": 0}, (None, None), ["max_cost", "max_tokens 0"]),
+    ],
+)
+def test_the_budget_is_read_defensively(
+    tmp_path: Path, fields: dict[str, object], budget: tuple[object, object], problems: list[str]
+) -> None:
+    s, _ = new_session(tmp_path, turns=1)
+    s.append_event("budget", max_cost="2", max_tokens=5)  # an earlier budget: replaced
+    s.append_event("budget", **fields)
+    loaded = read_alike(s.path)
+    saved = loaded.budget()
+    assert (saved.max_cost, saved.max_tokens) == budget
+    assert len(saved.problems) == len(problems)
+    for words, problem, warning in zip(problems, saved.problems, loaded.warnings, strict=True):
+        assert words in problem
+        assert warning == f"line 7: budget {problem}: ignored"
+
+
+def test_the_model_is_the_last_model_event_else_the_header(tmp_path: Path) -> None:
+    s, _ = new_session(tmp_path, turns=1)
+    assert load(s.path).model() == ("openai", "gpt-4o-mini")
+    assert load(s.path).budget() == SavedBudget()
+    s.append_event("model", provider="anthropic", model="claude-sonnet-4-5")
+    assert load(s.path).model() == ("anthropic", "claude-sonnet-4-5")
+    s.append_event("model", provider=["not", "a", "name"], model=7)
+    assert load(s.path).model() == (None, None)
+
+
+@pytest.mark.parametrize("when", ["before the first append", "between two turns"])
+def test_lines_another_writer_appended_are_never_sealed_over(tmp_path: Path, when: str) -> None:
+    # A seal vouches that the checkpoint's figures are those of the lines before it; lines
+    # this session never read (another process appending) are not in its figures.
+    first, _ = new_session(tmp_path, turns=1)
+    s, loaded = Session.open(first.path, tmp_path)
+    if when == "between two turns":
+        turn(s, loaded.state, 2)
+    foreign = {"type": "usage", "turn": 9, "usage": {"input_tokens": 5}, "cost": {"usd": "1"}}
+    with open(s.path, "ab") as f:
+        f.write(orjson.dumps(foreign) + b"\n")
+    turn(s, loaded.state, 3)
+    last = orjson.loads(s.path.read_bytes().splitlines()[-1])
+    assert last["type"] == "checkpoint" and "seal" not in last
+    read_alike(s.path)  # listed from every line: the foreign request counts

@@ -3,7 +3,7 @@
 A session is one append-only JSON Lines file (UTF-8, orjson). Every line has ``type``; the
 names below are settled for good (a later version may add fields and line types, never
 rename them). Every field but ``type`` and the header's ``format`` is optional to the reader
-(see :mod:`chit.checkpoint.loader` for the defaults).
+(see :mod:`chit.checkpoint.reader` for the defaults).
 
 ``session`` (the header, first line)
     ``format`` ("chit.session"), ``schema_version``, ``session_id``, ``created_at``
@@ -23,7 +23,11 @@ rename them). Every field but ``type`` and the header's ``format`` is optional t
 ``checkpoint`` (after every finished turn, fsynced)
     ``turn``, ``messages`` (how many the conversation then holds), ``token_snapshot``
     {``requests``, ``usage`` {five counts}, ``unknown`` {``input_tokens``, ``output_tokens``},
-    ``cost`` {as above}}, ``models`` (reported models so far, in order of first use), ``at``.
+    ``cost`` {as above}}, ``models`` (reported models so far, in order of first use), ``at``,
+    and ``seal`` {``bytes``, ``crc32``}: the file's length before this line, and the
+    CRC-32 of those bytes continued over this line's ``turn``, ``token_snapshot`` and
+    ``models`` (:func:`chit.checkpoint.codec.seal`). Written only where those figures are
+    the ones a reader derives from the lines before it.
 ``rewind``
     ``to_turn``: the checkpoint the conversation goes back to (0: the empty conversation), ``at``.
 any other type
@@ -32,9 +36,12 @@ any other type
 
 Money is written as exact decimal strings (``"0.0003651"``), so totals re-derived from the
 file equal the ones kept in memory. Turn numbers are never reused: a turn after a rewind
-or a crash takes the next number. Lines are written compact with ``type`` first, and a
-checkpoint's ``turn`` second: :mod:`chit.checkpoint.scan` recognizes message and
-checkpoint lines by those first bytes (a line in another layout is decoded in full).
+or a crash takes the next number.
+
+Every command reads a file with :class:`chit.checkpoint.reader.Reader`, which decodes each
+line whole, whatever the order of its keys. ``chit sessions`` starts it after the last
+checkpoint whose seal holds (the bytes before it are as they were when it was written), and
+from the top when none does.
 """
 
 from __future__ import annotations
@@ -43,11 +50,12 @@ import contextlib
 import functools
 import os
 import time
+import zlib
 from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 
@@ -61,7 +69,7 @@ SCHEMA_VERSION = 1
 
 FORMAT = "chit.session"
 
-#: Line types the loader interprets itself; any other type is an event.
+#: Line types the reader interprets itself; any other type is an event.
 CORE_TYPES = frozenset({"session", "message", "usage", "checkpoint", "rewind"})
 
 _TORN_MARK = b" [torn]\n"
@@ -222,6 +230,17 @@ def make_dir(path: Path) -> None:
         raise JournalWriteError(f"cannot create the folder {path}: {e.strerror or e}") from None
 
 
+class _End(NamedTuple):
+    """What a file holds so far, as its appender knows it."""
+
+    size: int
+    """Its length in bytes."""
+    crc: int
+    """The CRC-32 of its bytes."""
+    clean: bool
+    """Whether it ends with a newline (or is empty)."""
+
+
 @dataclass
 class Appender:
     """Appends whole lines to one file opened with ``O_APPEND``; the fd is opened lazily."""
@@ -232,42 +251,67 @@ class Appender:
     """The OS calls to use."""
     secrets: tuple[str, ...] = ()
     """Credential values to blank out of every line."""
-    ends_clean: bool | None = None
-    """Whether the file ends with a newline; ``None`` when not known (checked before writing)."""
+    size: int | None = None
+    """The file's length when its opener read it (``None``: not read)."""
     _fd: int | None = None
+    _end: _End | None = None  # None: not known, read from the file before the next write
+    _alone = True  # no other writer seen: the file is what was read, then what we wrote
 
-    def append(self, line: dict[str, Any], sync: bool = False) -> None:
-        """Write one line in one ``write``; ``fsync`` after it when ``sync``."""
+    def position(self) -> tuple[int, int] | None:
+        """Where the next line will start and the CRC-32 of the bytes before it (with the
+        mark that closes a torn last line, if one is to be written first); ``None`` once
+        another writer has been seen (lines its opener never read)."""
+        try:
+            end = self._known_end()
+        except OSError as e:
+            raise JournalWriteError(f"cannot read {self.path}: {e.strerror or e}") from None
+        if not self._alone:
+            return None
+        if end.clean:
+            return end.size, end.crc
+        return end.size + len(_TORN_MARK), zlib.crc32(_TORN_MARK, end.crc)
+
+    def append(self, line: dict[str, Any], sync: bool = False) -> bytes:
+        """Write one line in one ``write``; ``fsync`` after it when ``sync``. Returns the
+        line as written (newline included)."""
         data = encode(line, self.secrets)
         try:
             if self._fd is None:
                 self._fd = self.ops.open(self.path, os.O_WRONLY | os.O_APPEND)
-            if self.ends_clean is None:
-                self.ends_clean = _ends_with_newline(self.path)
-            if not self.ends_clean:
-                # A torn last line (crash, failed write): end it with a mark that no JSON
-                # value can end with, so it stays ignored (reported by line number) even
-                # when the cut fell just before its newline; ours starts whole.
-                data = _TORN_MARK + data
-            self._write(self._fd, data)
+            end = self._known_end()
+            if self.ops.size(self._fd) != end.size:  # written by someone else meanwhile
+                self._end, self._alone = None, False
+                end = self._known_end()
+            # A torn last line (crash, failed write): end it with a mark that no JSON value
+            # can end with, so it stays ignored (reported by line number) even when the cut
+            # fell just before its newline; ours starts whole.
+            self._write(self._fd, data if end.clean else _TORN_MARK + data, end)
             if sync:
                 self.ops.fsync(self._fd)
         except OSError as e:
             raise JournalWriteError(f"cannot write to {self.path}: {e.strerror or e}") from None
+        return data
 
-    def _write(self, fd: int, data: bytes) -> None:
-        before = self.ops.size(fd)
+    def _known_end(self) -> _End:
+        if self._end is None:
+            self._end = _read_end(self.path)
+            if self.size is not None and self._end.size != self.size:
+                self._alone = False
+            self.size = None  # checked once: later the appender knows every byte it wrote
+        return self._end
+
+    def _write(self, fd: int, data: bytes, end: _End) -> None:
         try:
             write_all(self.ops, fd, data)
         except OSError:
             # Take back the part of our line that reached the file, so the caller's retry
-            # cannot leave the line twice; if even that fails, the next append checks.
+            # cannot leave the line twice; if even that fails, the next append looks.
             try:
-                self.ops.truncate(fd, before)
+                self.ops.truncate(fd, end.size)
             except OSError:
-                self.ends_clean = None
+                self._end = None
             raise
-        self.ends_clean = True
+        self._end = _End(end.size + len(data), zlib.crc32(data, end.crc), True)
 
     def close(self) -> None:
         """Close the file (the next append opens it again)."""
@@ -276,19 +320,17 @@ class Appender:
             self.ops.close(fd)
 
 
-def _ends_with_newline(path: Path) -> bool:
+def _read_end(path: Path) -> _End:
+    size, crc, last = 0, 0, b"\n"
     with open(path, "rb") as f:
-        size = f.seek(0, os.SEEK_END)
-        if size == 0:
-            return True
-        f.seek(size - 1)
-        return f.read(1) == b"\n"
+        while chunk := f.read(1 << 20):
+            size, crc, last = size + len(chunk), zlib.crc32(chunk, crc), chunk[-1:]
+    return _End(size, crc, last == b"\n")
 
 
-def create_file(
-    path: Path, header: dict[str, Any], ops: FileOps, secrets_: tuple[str, ...]
-) -> None:
-    """Create a new session file (0600) holding its header, synced to disk with its folder."""
+def create_file(path: Path, header: dict[str, Any], ops: FileOps, secrets_: tuple[str, ...]) -> int:
+    """Create a new session file (0600) holding its header, synced to disk with its folder;
+    returns its length."""
     data = encode(header, secrets_)
     try:
         fd = ops.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_APPEND, 0o600)
@@ -305,6 +347,7 @@ def create_file(
     # The file is written; a folder that cannot be synced only risks its name.
     with contextlib.suppress(OSError):
         ops.fsync_dir(path.parent)
+    return len(data)
 
 
 def write_atomic(

@@ -10,8 +10,7 @@ from typing import Any
 import orjson
 
 from chit import __version__
-from chit.checkpoint.codec import message_json, usage_json
-from chit.checkpoint.figures import snapshot_json
+from chit.checkpoint.codec import message_json, seal, snapshot_json, usage_json
 from chit.checkpoint.journal import (
     CORE_TYPES,
     FORMAT,
@@ -25,17 +24,20 @@ from chit.checkpoint.journal import (
     secret_values,
     write_atomic,
 )
-from chit.checkpoint.loader import Loaded, load
+from chit.checkpoint.loaded import Loaded, load
+from chit.checkpoint.reader import Tab, decode
 from chit.checkpoint.store import find, latest_path, sessions_dir
 from chit.messages import Message
-from chit.state import AgentState, RequestRecord, Totals
+from chit.state import AgentState, RequestRecord
 
 
 class Session:
-    """One session file, open for appending.
+    """One session file, open for appending: ``loaded`` as read (to append to it), or new
+    (``size``: the length of the file just created).
 
-    Keeps the running totals of what it appended, so a checkpoint costs the same at turn
-    10,000 as at turn 1.
+    Keeps the running figures of the lines it appends, taken as a reader takes them (each
+    line decoded from the bytes written), so a checkpoint costs the same at turn 10,000 as
+    at turn 1, and its snapshot is what any reader derives from the lines before it.
     """
 
     def __init__(
@@ -45,6 +47,7 @@ class Session:
         home: Path | None,
         *,
         loaded: Loaded | None = None,
+        size: int | None = None,
         ops: FileOps = OS_OPS,
     ) -> None:
         self.path = path
@@ -54,14 +57,9 @@ class Session:
         self.home = home
         """The chit home given when it was opened (forks go to its sessions folder)."""
         self._ops = ops
-        self._appender = Appender(
-            path, ops, secret_values(), None if loaded is None else loaded.ends_clean
-        )
-        totals = loaded.totals if loaded is not None else Totals()
-        self._requests = totals.requests
-        self._usage = totals.usage
-        self._cost = totals.cost
-        self._models: dict[str, None] = dict.fromkeys(loaded.models if loaded else [])
+        size = loaded.size if loaded is not None else size
+        self._appender = Appender(path, ops, secret_values(), size)
+        self._tab = loaded.tab.copy() if loaded is not None else Tab()
         # A turn cut off by a crash left messages the loaded conversation leaves out: say so
         # in the file (a rewind to where the conversation stands) before anything follows.
         self._resume_at: int | None = None
@@ -96,8 +94,8 @@ class Session:
             "provider": provider,
             "model": model,
         }
-        create_file(path, header, ops, secret_values())
-        return cls(path, session_id, _home(home), ops=ops)
+        size = create_file(path, header, ops, secret_values())
+        return cls(path, session_id, _home(home), size=size, ops=ops)
 
     @classmethod
     def open(
@@ -131,12 +129,16 @@ class Session:
 
     # --- appending ----------------------------------------------------------------------
 
-    def _append(self, line: dict[str, Any], sync: bool = False) -> None:
+    def _append(self, line: dict[str, Any], sync: bool = False) -> dict[str, Any] | None:
+        """Append a line; returns it as a reader will read it (``None``: damaged)."""
+        self._write_resume_rewind()
+        return decode(self._appender.append(line, sync))
+
+    def _write_resume_rewind(self) -> None:
         if self._resume_at is not None:
             rewind = {"type": "rewind", "to_turn": self._resume_at, "at": now_iso()}
             self._appender.append(rewind)
             self._resume_at = None
-        self._appender.append(line, sync)
 
     def append_message(self, message: Message) -> None:
         """A message of the conversation (synced with the next usage line or checkpoint)."""
@@ -144,28 +146,31 @@ class Session:
 
     def append_usage(self, record: RequestRecord) -> None:
         """One provider request's record, synced to disk before this returns."""
-        self._append(usage_json(record, now_iso()), sync=True)
-        self._requests += 1
-        self._usage = self._usage + record.response.usage
-        self._cost = self._cost + record.cost
-        self._models.setdefault(record.response.model_name, None)
+        written = self._append(usage_json(record, now_iso()), sync=True)
+        if written is not None and written["type"] == "usage":
+            self._tab.usage(written)
 
     def append_checkpoint(self, state: AgentState) -> None:
-        """A finished turn: its number, the conversation's length and the running totals."""
-        if len(state.records) != self._requests:
-            # Records that did not pass through this session: take the state's word (once).
-            totals = state.totals()
-            self._requests, self._usage, self._cost = totals.requests, totals.usage, totals.cost
-            self._models = dict.fromkeys(r.response.model_name for r in state.records)
+        """A finished turn: its number, the conversation's length and the running totals,
+        sealed when those are the figures a reader derives."""
+        self._write_resume_rewind()
         line = {
             "type": "checkpoint",
             "turn": state.turns,
             "messages": len(state.messages),
-            "token_snapshot": snapshot_json(Totals(self._requests, self._usage, self._cost)),
-            "models": list(self._models),
+            "token_snapshot": snapshot_json(self._tab.totals),
+            "models": list(self._tab.models),
             "at": now_iso(),
         }
-        self._append(line, sync=True)
+        position = self._appender.position()
+        if position is not None and state.turns >= self._tab.turn:  # a reader's turn then
+            size, crc = position
+            sealed = seal(crc, line)
+            if sealed is not None:
+                line["seal"] = {"bytes": size, "crc32": sealed}
+        written = self._append(line, sync=True)
+        if written is not None and written["type"] == "checkpoint":
+            self._tab.checkpoint(written)
 
     def append_event(self, type: str, **fields: Any) -> None:
         """An event for the runtime (``model``, ``budget``, ...), synced to disk."""
@@ -216,10 +221,6 @@ class Session:
         loaded = load(self.path)
         write_atomic(dest, loaded.lines, self._ops, secret_values())
         return dest
-
-    def totals(self) -> Totals:
-        """The running totals of every request this session file holds."""
-        return Totals(self._requests, self._usage, self._cost)
 
 
 def _home(home: str | Path | None) -> Path | None:

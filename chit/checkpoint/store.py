@@ -1,35 +1,36 @@
 """Where sessions live, finding one by id, prefix or path, and listing them.
 
-Listing reads a file's header and its tail (the last checkpoint and what follows it), not
-the whole file, and falls back to :func:`~chit.checkpoint.scan.tally` only when the tail
-does not suffice.
+Listing starts reading each file after its last checkpoint whose seal holds (the figures it
+states are those of the lines before it, which are as they were when it was written), and
+from the top when none does: its figures are always those :func:`~chit.checkpoint.load`
+derives from the usage lines.
 """
 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+import zlib
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-import orjson
-
-from chit.checkpoint.figures import (
-    figures_totals,
+from chit.checkpoint.codec import (
     get_dict,
     get_int,
     get_opt_str,
-    usage_row,
+    seal,
+    snapshot_json,
+    snapshot_totals,
 )
-from chit.checkpoint.journal import FORMAT, SCHEMA_VERSION
-from chit.checkpoint.read import TurnCounter, session_id_of
-from chit.checkpoint.scan import tally
+from chit.checkpoint.journal import SCHEMA_VERSION
+from chit.checkpoint.loaded import session_id_of
+from chit.checkpoint.reader import Reader, Tab, decode, opened, read_header
 from chit.errors import SessionError
-from chit.pricing import Cost
-from chit.usage import FIELDS, Usage
+from chit.state import Totals
 
 SUFFIX = ".jsonl"
 
-#: How much of a file's end listing reads to find its last checkpoint.
+#: How far from a file's end listing looks for a sealed checkpoint.
 _TAIL = 64 * 1024
 
 
@@ -123,18 +124,10 @@ class SessionInfo:
     """Reported models, in order of first use."""
     turns: int
     """Turns (numbers used so far)."""
-    requests: int
-    """Provider requests made."""
-    tokens: Usage
-    """Their summed usage."""
-    cost: Cost
-    """Their summed cost."""
+    totals: Totals
+    """Every request it made."""
     path: Path
     """The session file."""
-    modified_ns: int = 0
-    """When it was last written (nanoseconds since the epoch)."""
-    warnings: list[str] = field(default_factory=list)
-    """Problems found while reading it (when the whole file had to be read)."""
 
 
 def list_sessions(home: str | Path | None, problems: list[str] | None = None) -> list[SessionInfo]:
@@ -143,111 +136,66 @@ def list_sessions(home: str | Path | None, problems: list[str] | None = None) ->
     A file that is not a session chit can read is left out, and said so in ``problems``.
     """
     out: list[SessionInfo] = []
-    for mtime, path in _session_files(home):
+    for _, path in _session_files(home):
         try:
-            info = summary(path, mtime)
+            out.append(summary(path))
         except SessionError as e:
             if problems is not None:
                 problems.append(str(e))
-            continue
-        out.append(info)
     return out
 
 
-def summary(path: Path, mtime: int = 0) -> SessionInfo:
-    """A session's figures from its header and last checkpoint; :func:`tally` when needed."""
-    try:
-        with open(path, "rb") as f:
-            first = f.readline(1 << 20)
-            size = f.seek(0, os.SEEK_END)
-            start = max(len(first), size - _TAIL)
-            f.seek(start)
-            tail = f.read()
-    except OSError as e:
-        raise SessionError(f"cannot read {path}: {e.strerror or e}") from None
-    fast = _from_tail(path, first, tail, start == len(first), mtime)
-    if fast is not None:
-        return fast
-    read = tally(path)
-    report = read.report
-    return SessionInfo(
-        report.session_id,
-        get_opt_str(read.header, "created_at"),
-        list(report.by_model),
-        report.turns,
-        report.totals.requests,
-        report.totals.usage,
-        report.totals.cost,
-        path,
-        mtime,
-        read.warnings,
-    )
-
-
-def _from_tail(
-    path: Path, first: bytes, tail: bytes, whole: bool, mtime: int
-) -> SessionInfo | None:
-    try:
-        header = orjson.loads(first)
-    except orjson.JSONDecodeError:
-        return None
-    if not isinstance(header, dict) or header.get("format") != FORMAT:
-        return None
-    version = header.get("schema_version", 1)
-    if version != SCHEMA_VERSION or not first.endswith(b"\n") or not tail.endswith(b"\n"):
-        return None  # other versions, and damage, take tally's careful path
-    pieces = tail.split(b"\n")[:-1]
-    if not whole:
-        pieces = pieces[1:]  # the tail starts inside a line
-    after: list[dict[str, object]] = []
-    checkpoint: dict[str, object] | None = None
-    for piece in reversed(pieces):
-        try:
-            line = orjson.loads(piece)
-        except orjson.JSONDecodeError:
-            return None
-        if not isinstance(line, dict):
-            return None
-        if line.get("type") == "checkpoint":
-            checkpoint = line
-            break
-        after.append(line)
-    if checkpoint is None:
-        return None
-    snap = get_dict(checkpoint, "token_snapshot")
-    turn, requests = get_int(checkpoint, "turn"), get_int(snap, "requests")
-    models = checkpoint.get("models")
-    usage, unknown = get_dict(snap, "usage"), get_dict(snap, "unknown")
-    if (
-        turn is None
-        or requests is None
-        or not isinstance(models, list)
-        or "cost" not in snap
-        or any(f not in usage for f in FIELDS)
-        or any(get_int(unknown, side) is None for side in ("input_tokens", "output_tokens"))
-    ):
-        return None  # an older or partial snapshot: count from the lines instead
-    tokens = Usage.from_json({**usage, "unknown": unknown})
-    cost = Cost.from_json(get_dict(snap, "cost"))
-    seen = dict.fromkeys(m for m in models if isinstance(m, str))
-    turns = TurnCounter()
-    turns.checkpoint(turn)
-    usage_lines = [line for line in reversed(after) if line.get("type") == "usage"]
-    if any(not isinstance(line.get("cost"), dict) for line in usage_lines):
-        return None  # needs pricing: tally does that
-    rows = [usage_row(line) for line in usage_lines]
-    for stated, model, _ in rows:
-        turns.usage(stated)
-        seen.setdefault(model, None)
-    since = figures_totals([figures for _, _, figures in rows])
+def summary(path: Path) -> SessionInfo:
+    """A session's line in the listing; :class:`SessionError` when it is no session."""
+    with opened(path) as f:
+        data = f.read()
+    header, version, start = read_header(data, path)
+    sealed = last_sealed(data, start) if version == SCHEMA_VERSION else None
+    if sealed is None:
+        reader = Reader(version, messages=False)
+        reader.read(data, start, 2)
+    else:  # the figures the checkpoint was sealed with, and the lines after it
+        end, line = sealed
+        snapshot = snapshot_totals(get_dict(line, "token_snapshot"))
+        reader = Reader(version, messages=False, tab=Tab(snapshot, line["models"], line["turn"]))
+        reader.read(data, end, data.count(b"\n", 0, end) + 1)
+    tab = reader.tab
     return SessionInfo(
         session_id_of(header, path),
         get_opt_str(header, "created_at"),
-        list(seen),
-        turns.last,
-        requests + since.requests,
-        tokens + since.usage,
-        cost + since.cost,
+        list(tab.models),
+        tab.turn,
+        tab.totals,
         path,
-        mtime,
     )
+
+
+def last_sealed(data: bytes, start: int) -> tuple[int, dict[str, Any]] | None:
+    """The last checkpoint in the file's tail, if its seal holds, and where the lines after
+    it start; else ``None``. ``start``: where the line after the header starts."""
+    floor = max(start, len(data) - _TAIL)
+    end = data.rfind(b"\n") + 1  # after the last whole line: a torn one is not looked at
+    while end > start:
+        begin = data.rfind(b"\n", start - 1, end - 1) + 1  # the header's newline at least
+        if begin < floor:
+            return None
+        line = decode(data[begin : end - 1])
+        if line is not None and line["type"] == "checkpoint":
+            return (end, line) if _seal_holds(data, begin, line) else None
+        end = begin
+    return None
+
+
+def _seal_holds(data: bytes, begin: int, line: dict[str, Any]) -> bool:
+    """Whether a checkpoint line starting at ``begin`` has the seal of the bytes before it
+    and of the figures it states, and states them as chit writes them."""
+    stated = get_dict(line, "seal")
+    crc = get_int(stated, "crc32")
+    if get_int(stated, "bytes") != begin or crc is None or get_int(line, "turn") is None:
+        return False
+    models, snapshot = line.get("models"), get_dict(line, "token_snapshot")
+    if not isinstance(models, list) or not all(isinstance(m, str) for m in models):
+        return False
+    if snapshot != snapshot_json(snapshot_totals(snapshot)):
+        return False
+    return seal(zlib.crc32(memoryview(data)[:begin]), line) == crc

@@ -21,6 +21,9 @@ from chit.agent import (
     drain,
 )
 from chit.agent.loop import Decision
+from chit.checkpoint import home_dir
+from chit.cli.render import footer, usage_text
+from chit.cli.setup import build_agent
 from chit.errors import BadInput, BudgetSpent
 from chit.messages import ReasoningDelta, TextDelta, ToolCall, ToolCallEvent
 
@@ -59,8 +62,6 @@ def _help(repl: Repl, arg: str) -> None:
 @command("usage")
 def _usage(repl: Repl, arg: str) -> None:
     """Where the tokens and the money went: this session, by model, last turn."""
-    from chit.cli.reports import usage_text
-
     repl.write(usage_text(repl.agent.state.report(), repl.session_path))
 
 
@@ -85,16 +86,10 @@ def run_interactive(args: argparse.Namespace) -> int:
     from prompt_toolkit import PromptSession
     from prompt_toolkit.history import FileHistory
 
-    from chit.checkpoint import home_dir as sessions_home
-    from chit.cli.main import home_dir
-    from chit.cli.printmode import footer
-    from chit.cli.setup import build_agent
-
-    home = home_dir(args)
     if not sys.stdin.isatty():
         raise BadInput("chit needs a terminal for a chat: use chit -p PROMPT (or -p - for stdin)")
     prompt_session: PromptSession[str] = PromptSession(
-        history=FileHistory(str(_history_file(sessions_home(home))))
+        history=FileHistory(str(_history_file(home_dir(args.home))))
     )
 
     def write(text: str) -> None:
@@ -105,7 +100,7 @@ def run_interactive(args: argparse.Namespace) -> int:
         answer = prompt_session.prompt(f"allow {call.name} {call.arguments[:200]}? [y/n/a] ")
         return {"y": "yes", "a": "always"}.get(answer.strip().lower()[:1], "no")  # type: ignore[return-value]
 
-    agent, session = build_agent(args, Path(home) if home else None, permission)
+    agent, session = build_agent(args, permission)
     repl = Repl(agent, session.path, write)
     write(f"chit · session {session.session_id[:8]} · {agent.model} · /help for commands\n")
 

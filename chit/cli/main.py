@@ -7,7 +7,6 @@ command needs it, so ``chit --version`` and ``chit --help`` start fast.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from collections.abc import Sequence
 from decimal import Decimal, InvalidOperation
@@ -127,11 +126,6 @@ def build_subparser(command: str) -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="machine-readable output")
     _common(p)
     return p
-
-
-def home_dir(args: argparse.Namespace) -> str | None:
-    """``--home``, else ``CHIT_HOME``, else ``None`` (the platform's user data folder)."""
-    return args.home or os.environ.get("CHIT_HOME") or None
 
 
 def run(argv: Sequence[str]) -> int:

@@ -4,16 +4,13 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
-from typing import Any
 
-import orjson
-
-from chit.agent import AgentEvent, BudgetWarning, PermissionRequest, ToolDone, TurnDone, drain
+from chit.agent import AgentEvent, BudgetWarning, ToolDone, drain
 from chit.agent.loop import Decision
-from chit.errors import BadInput, BudgetSpent, ChitError, NoCredentials, SessionError
+from chit.cli.render import footer, print_json, turn_json
+from chit.cli.setup import build_agent
+from chit.errors import BadInput, BudgetSpent, ChitError
 from chit.messages import Ended, TextDelta, ToolCall
-from chit.state import Totals
 
 #: Exit status by how the turn ended (spec/cli.md).
 EXIT = {Ended.COMPLETE: 0, Ended.ERROR: 1, Ended.INTERRUPTED: 130}
@@ -29,21 +26,6 @@ def read_prompt(args: argparse.Namespace) -> str:
     return prompt
 
 
-def footer(model: str | None, totals: Totals) -> str:
-    """``claude-sonnet-4-5 · 13,579 tokens (12,100 cached) · $0.0123``"""
-    u = totals.usage
-    tokens = f"{u.total_tokens:,} tokens"
-    if not u.complete:
-        tokens = f"at least {tokens}"
-    if u.cache_read_tokens:
-        tokens += f" ({u.cache_read_tokens:,} cached)"
-    usd = totals.cost.usd
-    cost = "cost unknown" if usd is None else f"${usd:.4f}"
-    if usd is not None and totals.cost.partial:
-        cost = f"at least {cost}"
-    return f"{model or 'unknown model'} · {tokens} · {cost}"
-
-
 def run_print(args: argparse.Namespace) -> int:
     """Run one turn and print it; returns the exit status."""
     as_json = args.output_format == "json"
@@ -52,17 +34,13 @@ def run_print(args: argparse.Namespace) -> int:
     except ChitError as e:
         if not as_json:
             raise
-        _print_json(_failure(e))
+        print_json(turn_json(None, None, None, None, e))
         print(f"chit: {e}", file=sys.stderr)
         return e.exit_code
 
 
 def _run(args: argparse.Namespace, as_json: bool) -> int:
-    from chit.cli.main import home_dir
-    from chit.cli.setup import build_agent
-
     prompt = read_prompt(args)
-    home = home_dir(args)
     allow = bool(args.allow_tools)
 
     def permission(call: ToolCall) -> Decision:
@@ -70,7 +48,7 @@ def _run(args: argparse.Namespace, as_json: bool) -> int:
             print(f"chit: refused {call.name} (print mode: pass --allow-tools)", file=sys.stderr)
         return "yes" if allow else "no"
 
-    agent, session = build_agent(args, Path(home) if home else None, permission)
+    agent, session = build_agent(args, permission)
 
     def show(event: AgentEvent) -> None:
         if isinstance(event, TextDelta) and not as_json:
@@ -83,18 +61,16 @@ def _run(args: argparse.Namespace, as_json: bool) -> int:
             )
         elif isinstance(event, ToolDone) and event.result.is_error and not as_json:
             print(f"chit: {event.call.name}: {event.result.content[:200]}", file=sys.stderr)
-        elif isinstance(event, PermissionRequest):
-            pass  # answered by the permission callback
 
     try:
         done = drain(agent.run(prompt), show)
     except BudgetSpent as e:
         if as_json:
-            _print_json(_result(agent.state.session_id, str(session.path), agent, None, e))
+            print_json(turn_json(agent.state, session.path, agent.endpoint.provider, None, e))
         print(f"chit: {e}", file=sys.stderr)
         return e.exit_code
     if as_json:
-        _print_json(_result(agent.state.session_id, str(session.path), agent, done, None))
+        print_json(turn_json(agent.state, session.path, agent.endpoint.provider, done))
     else:
         if done.text and not done.text.endswith("\n"):
             sys.stdout.write("\n")
@@ -104,59 +80,3 @@ def _run(args: argparse.Namespace, as_json: bool) -> int:
     if done.error is not None and done.error.type == "budget":
         return BudgetSpent.exit_code
     return EXIT[done.ended]
-
-
-def _result(
-    session_id: str, path: str, agent: Any, done: TurnDone | None, failure: ChitError | None
-) -> dict[str, Any]:
-    state = agent.state
-    session = state.totals().to_json()
-    session = {"turns": state.turns, **session}
-    error: dict[str, str] | None = None
-    if failure is not None:
-        error = {"type": _error_type(failure), "message": str(failure)}
-    elif done is not None and done.error is not None:
-        error = {"type": done.error.type, "message": done.error.message}
-    return {
-        "session_id": session_id,
-        "session_file": str(Path(path).resolve()),
-        "provider": agent.endpoint.provider,
-        "model": done.model if done is not None else None,
-        "result": done.text if done is not None else "",
-        "ended": done.ended.value if done is not None else Ended.ERROR.value,
-        "stop_reason": done.stop_reason if done is not None else None,
-        "error": error,
-        "turn": (done.totals if done is not None else Totals()).to_json(),
-        "session": session,
-    }
-
-
-def _error_type(e: ChitError) -> str:
-    kinds = [
-        (BudgetSpent, "budget"),
-        (NoCredentials, "no_credentials"),
-        (SessionError, "session"),
-        (BadInput, "bad_input"),
-    ]
-    return next((name for cls, name in kinds if isinstance(e, cls)), "error")
-
-
-def _failure(e: ChitError) -> dict[str, Any]:
-    """The JSON object for a failure before any turn could start."""
-    return {
-        "session_id": None,
-        "session_file": None,
-        "provider": None,
-        "model": None,
-        "result": "",
-        "ended": Ended.ERROR.value,
-        "stop_reason": None,
-        "error": {"type": _error_type(e), "message": str(e)},
-        "turn": Totals().to_json(),
-        "session": None,
-    }
-
-
-def _print_json(obj: dict[str, Any]) -> None:
-    sys.stdout.write(orjson.dumps(obj, option=orjson.OPT_INDENT_2).decode() + "\n")
-    sys.stdout.flush()
