@@ -1,0 +1,211 @@
+"""The clouds against loopback servers: Bedrock (SigV4, AWS event-stream framing), Vertex
+(Google OAuth, its token endpoint on the loopback server too) and Azure OpenAI (``api-key``).
+
+The SDK clients are the real ones, made by chit from the same variables a user sets, with
+fake credentials; each test checks the auth the SDK put on the request, the path the cloud
+routes by, the exact usage, the auth errors' message, and Ctrl-C.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from contextlib import closing
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import pytest
+import wire
+from helpers import final, headers_of, read_with_ctrl_c, user
+from replay import ReplayServer, Reply, body, entry, manifest
+
+from chit.errors import BadInput, NoCredentials
+from chit.messages import Ended
+from chit.providers import Endpoint, Request, choose, connect
+
+ANTHROPIC = [e["id"] for e in manifest() if e["api"] == "anthropic_messages"]
+CHAT = "openai/lcg_with_streaming"
+BEDROCK_MODEL = "anthropic.claude-sonnet-4-5-20250929-v1:0"
+VERTEX_MODEL = "claude-sonnet-4-5@20250929"
+EVENT_STREAM = "application/vnd.amazon.eventstream"
+FAST_RETRY = {"retry-after-ms": "1"}
+
+
+def ask(endpoint: Endpoint, model: str) -> Any:
+    """One request through a freshly connected provider; its final record."""
+    with closing(connect(endpoint)) as provider:
+        return final(list(provider.stream(Request(model, user()))))
+
+
+def slow(data: bytes, at: int) -> Reply:
+    """The body up to ``at`` at once, the rest after a pause (time for a Ctrl-C)."""
+    return Reply(body=data, content_type=EVENT_STREAM, chunk_size=at, delay=0.6, delay_first=False)
+
+
+# Bedrock
+
+
+@pytest.fixture
+def aws(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Fake AWS credentials in the variables boto3 reads."""
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIDTESTTESTTEST")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "secret-test-key")
+    monkeypatch.setenv("AWS_REGION", "us-east-1")
+
+
+def bedrock(server: ReplayServer, **settings: Any) -> Endpoint:
+    """The endpoint ``--provider bedrock --base-url`` gives, with these settings."""
+    endpoint, model = choose(os.environ, "bedrock", BEDROCK_MODEL, server.url)
+    assert model == BEDROCK_MODEL
+    return replace(endpoint, **{"max_retries": 0, **settings})
+
+
+@pytest.mark.parametrize("entry_id", ANTHROPIC)
+def test_bedrock_signs_the_request_and_reads_the_event_stream(
+    entry_id: str, aws: None, replay: ReplayServer
+) -> None:
+    replay.queue(Reply(body=wire.bedrock(body(entry_id)), content_type=EVENT_STREAM))
+    turn = ask(bedrock(replay), BEDROCK_MODEL)
+    expected = entry(entry_id)["expected"]
+    assert turn.usage.counts() == expected["usage"]
+    assert (turn.ended.value, turn.model, turn.provider) == (
+        expected["ended"],
+        expected["model"],
+        "bedrock",
+    )
+    (received,) = replay.received
+    assert received.path == f"/model/{BEDROCK_MODEL}/invoke-with-response-stream"
+    headers = headers_of(replay)
+    assert headers["authorization"].startswith("AWS4-HMAC-SHA256 Credential=AKIDTESTTESTTEST/")
+    assert "/us-east-1/bedrock/aws4_request" in headers["authorization"]
+    assert headers["x-amz-date"].endswith("Z")
+    sent = received.json
+    assert sent["anthropic_version"]  # the SDK's, in the body
+    assert "model" not in sent and "stream" not in sent  # in the path instead
+
+
+@pytest.mark.parametrize("status", [401, 403])
+def test_bedrock_auth_errors_name_the_aws_variables(
+    status: int, aws: None, replay: ReplayServer
+) -> None:
+    refusal = {"message": "The security token included in the request is invalid."}
+    replay.queue(Reply.error(status, refusal))
+    turn = ask(bedrock(replay), BEDROCK_MODEL)
+    assert turn.ended is Ended.ERROR
+    assert turn.error is not None and (turn.error.type, turn.error.status) == ("auth", status)
+    assert "AWS_ACCESS_KEY_ID" in turn.error.message and "AWS_PROFILE" in turn.error.message
+    assert "security token included in the request is invalid" in turn.error.message
+
+
+def test_bedrock_retries_through_the_sdk_each_try_signed(aws: None, replay: ReplayServer) -> None:
+    replay.queue(
+        Reply.error(529, {"message": "busy"}, headers=FAST_RETRY),
+        Reply(body=wire.bedrock(wire.anthropic("ok")), content_type=EVENT_STREAM),
+    )
+    turn = ask(bedrock(replay, max_retries=1), BEDROCK_MODEL)
+    assert turn.ended is Ended.COMPLETE and turn.text == "ok"
+    assert len(replay.received) == 2
+    assert all(headers_of(replay, n)["authorization"].startswith("AWS4") for n in (0, 1))
+
+
+def test_a_bedrock_exception_in_the_stream_ends_with_its_error(
+    aws: None, replay: ReplayServer
+) -> None:
+    start = wire.sse_data(wire.anthropic("ab", input_tokens=12))[:3]  # message_start, a block
+    data = b"".join(map(wire.aws_chunk, start)) + wire.aws_exception("throttlingException", "slow")
+    replay.queue(Reply(body=data, content_type=EVENT_STREAM))
+    turn = ask(bedrock(replay), BEDROCK_MODEL)
+    assert turn.ended is Ended.ERROR
+    assert turn.error is not None and turn.error.type == "rate_limit"
+    assert turn.error.message == "throttlingException: slow"
+    assert turn.usage.input_tokens == 12  # what arrived is kept
+
+
+def test_a_bedrock_stream_cut_mid_message_is_interrupted_with_what_arrived(
+    aws: None, replay: ReplayServer
+) -> None:
+    chunks = [wire.aws_chunk(d) for d in wire.sse_data(wire.anthropic("abc", input_tokens=9))]
+    data = b"".join(chunks)
+    replay.queue(Reply(body=data, content_type=EVENT_STREAM, cut_after=len(chunks[0]) + 10))
+    turn = ask(bedrock(replay), BEDROCK_MODEL)
+    assert turn.ended is Ended.INTERRUPTED
+    assert turn.error is not None and turn.error.type == "connection"
+    assert (turn.usage.input_tokens, turn.usage.output_tokens) == (9, None)
+
+
+def test_a_body_that_is_no_event_stream_is_a_bad_response(aws: None, replay: ReplayServer) -> None:
+    replay.queue(Reply(body=wire.anthropic("hi")))  # server-sent events, not Bedrock's framing
+    turn = ask(bedrock(replay), BEDROCK_MODEL)
+    assert turn.error is not None and turn.error.type == "bad_response"
+    assert "expected an AWS event stream, got text/event-stream" in turn.error.message
+
+
+def test_ctrl_c_during_a_bedrock_stream_ends_with_an_interrupted_record(
+    aws: None, replay: ReplayServer
+) -> None:
+    chunks = [wire.aws_chunk(d) for d in wire.sse_data(wire.anthropic("hello", input_tokens=5))]
+    before_delta = sum(map(len, chunks[:3]))  # message_start, block start, first text
+    replay.queue(slow(b"".join(chunks), before_delta))
+    with closing(connect(bedrock(replay))) as provider:
+        turn = final(read_with_ctrl_c(provider.stream(Request(BEDROCK_MODEL, user())), 0.2))
+    assert turn.ended is Ended.INTERRUPTED
+    assert turn.error is not None and turn.error.type == "interrupted"
+    assert (turn.usage.input_tokens, turn.usage.output_tokens) == (5, None)
+    assert turn.text == "hello"
+
+
+def test_bedrock_without_credentials_says_which_variables(
+    monkeypatch: pytest.MonkeyPatch, replay: ReplayServer
+) -> None:
+    monkeypatch.setenv("AWS_REGION", "us-east-1")
+    with pytest.raises(NoCredentials, match="set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY"):
+        connect(bedrock(replay))
+
+
+def test_bedrock_without_a_region_says_aws_region(
+    aws: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("AWS_REGION")
+    with pytest.raises(NoCredentials, match="set AWS_REGION"):
+        connect(Endpoint("bedrock", "http://127.0.0.1:9"))
+
+
+@pytest.mark.parametrize(
+    ("provider", "hidden", "extra"),
+    [("bedrock", "botocore", "chit[bedrock]"), ("vertex", "google.auth", "chit[vertex]")],
+)
+def test_a_missing_cloud_extra_is_one_line_naming_it(
+    provider: str, hidden: str, extra: str, aws: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(sys.modules, hidden, None)  # as if it were not installed
+    with pytest.raises(BadInput, match=re.escape(f"pip install '{extra}'")):
+        connect(Endpoint(provider, "http://127.0.0.1:9"))
+
+
+def test_chit_p_on_bedrock(aws: None, replay: ReplayServer, tmp_path: Path) -> None:
+    # A process of its own: boto3 reads the variables afresh (the SDK keeps one session per
+    # process, so a session token set in a test process after another test would go unseen).
+    entry_id = "anthropic/otl_prompt_caching_stream_write"
+    replay.queue(Reply(body=wire.bedrock(body(entry_id)), content_type=EVENT_STREAM))
+    env = {**os.environ, "CHIT_PROVIDER": "bedrock", "CHIT_HOME": str(tmp_path / "home")}
+    env["AWS_SESSION_TOKEN"] = "session-token-test"
+    command = [sys.executable, "-m", "chit", "--model", BEDROCK_MODEL, "--base-url", replay.url]
+    run = subprocess.run(
+        [*command, "-p", "hi", "--output-format", "json", "--no-tools"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert run.returncode == 0, run.stderr
+    out = json.loads(run.stdout)
+    assert (out["provider"], out["ended"]) == ("bedrock", "complete")
+    assert out["turn"]["usage"] == entry(entry_id)["expected"]["usage"]
+    assert out["turn"]["cost_usd"] is not None  # priced as AWS prices it
+    headers = headers_of(replay)
+    assert headers["authorization"].startswith("AWS4-HMAC-SHA256 Credential=AKIDTESTTESTTEST/")
+    assert headers["x-amz-security-token"] == "session-token-test"
