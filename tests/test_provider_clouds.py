@@ -209,3 +209,259 @@ def test_chit_p_on_bedrock(aws: None, replay: ReplayServer, tmp_path: Path) -> N
     headers = headers_of(replay)
     assert headers["authorization"].startswith("AWS4-HMAC-SHA256 Credential=AKIDTESTTESTTEST/")
     assert headers["x-amz-security-token"] == "session-token-test"
+
+
+# Vertex: a service account whose token endpoint is the loopback server too
+
+
+TOKEN = "ya29.test-access-token"
+
+
+@pytest.fixture(scope="module")
+def private_key() -> str:
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    return key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    ).decode()
+
+
+@pytest.fixture
+def google(
+    private_key: str, replay: ReplayServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A service-account key file in GOOGLE_APPLICATION_CREDENTIALS, the region and project
+    in the SDK's variables; the token request is answered first, with ``TOKEN``."""
+    account = {
+        "type": "service_account",
+        "project_id": "key-project",
+        "private_key_id": "k1",
+        "private_key": private_key,
+        "client_email": "chit-test@key-project.iam.gserviceaccount.com",
+        "client_id": "1",
+        "token_uri": f"{replay.url}/token",
+    }
+    path = tmp_path / "service-account.json"
+    path.write_text(json.dumps(account))
+    monkeypatch.setenv("GOOGLE_APPLICATION_CREDENTIALS", str(path))
+    monkeypatch.setenv("CLOUD_ML_REGION", "us-east5")
+    monkeypatch.setenv("ANTHROPIC_VERTEX_PROJECT_ID", "proj-1")
+    token = {"access_token": TOKEN, "expires_in": 3600, "token_type": "Bearer"}
+    replay.queue(Reply(body=json.dumps(token).encode(), content_type="application/json"))
+
+
+def vertex(server: ReplayServer) -> Endpoint:
+    """The endpoint ``--provider vertex --base-url`` gives, without retries."""
+    endpoint, model = choose(os.environ, "vertex", VERTEX_MODEL, server.url)
+    assert model == VERTEX_MODEL
+    return replace(endpoint, max_retries=0)
+
+
+@pytest.mark.parametrize("entry_id", ANTHROPIC[:3])
+def test_vertex_signs_in_with_google_and_reads_the_stream(
+    entry_id: str, google: None, replay: ReplayServer
+) -> None:
+    replay.queue(Reply.recorded(entry_id))
+    turn = ask(vertex(replay), VERTEX_MODEL)
+    assert turn.usage.counts() == entry(entry_id)["expected"]["usage"]
+    assert (turn.ended, turn.provider) == (Ended.COMPLETE, "vertex")
+    signin, received = replay.received
+    assert signin.path == "/token"
+    assert b"grant_type=urn%3Aietf%3Aparams%3Aoauth%3Agrant-type%3Ajwt-bearer" in signin.body
+    assert received.path == (
+        f"/projects/proj-1/locations/us-east5/publishers/anthropic/models/{VERTEX_MODEL}"
+        ":streamRawPredict"
+    )
+    assert headers_of(replay, 1)["authorization"] == f"Bearer {TOKEN}"
+    assert received.json["anthropic_version"] and "model" not in received.json
+
+
+def test_vertex_takes_the_project_of_the_key_file_when_no_variable_names_one(
+    google: None, monkeypatch: pytest.MonkeyPatch, replay: ReplayServer
+) -> None:
+    monkeypatch.delenv("ANTHROPIC_VERTEX_PROJECT_ID")
+    replay.queue(Reply(body=wire.anthropic("hi")))
+    assert ask(vertex(replay), VERTEX_MODEL).text == "hi"
+    assert replay.received[1].path.startswith("/projects/key-project/locations/us-east5/")
+
+
+@pytest.mark.parametrize("status", [401, 403])
+def test_vertex_auth_errors_name_the_google_variables(
+    status: int, google: None, replay: ReplayServer
+) -> None:
+    refusal = {"error": {"code": status, "message": "Permission denied on resource project"}}
+    replay.queue(Reply.error(status, refusal))
+    turn = ask(vertex(replay), VERTEX_MODEL)
+    assert turn.error is not None and (turn.error.type, turn.error.status) == ("auth", status)
+    assert "GOOGLE_APPLICATION_CREDENTIALS" in turn.error.message
+    assert "ANTHROPIC_VERTEX_PROJECT_ID" in turn.error.message
+    assert "Permission denied on resource project" in turn.error.message
+
+
+def test_ctrl_c_during_a_vertex_stream_ends_with_an_interrupted_record(
+    google: None, replay: ReplayServer
+) -> None:
+    data = wire.anthropic("hello", input_tokens=5)
+    at = data.index(b"event: content_block_stop")
+    replay.queue(Reply(body=data, chunk_size=at, delay=0.6, delay_first=False))
+    with closing(connect(vertex(replay))) as provider:
+        turn = final(read_with_ctrl_c(provider.stream(Request(VERTEX_MODEL, user())), 0.2))
+    assert turn.ended is Ended.INTERRUPTED
+    assert turn.error is not None and turn.error.type == "interrupted"
+    assert (turn.usage.input_tokens, turn.usage.output_tokens, turn.text) == (5, None, "hello")
+
+
+def test_a_refused_google_sign_in_is_one_line_at_connect(
+    google: None, replay: ReplayServer
+) -> None:
+    replay.replies.clear()
+    replay.queue(Reply.error(400, {"error": "invalid_grant", "error_description": "bad key"}))
+    with pytest.raises(NoCredentials, match="Google refused the credentials for vertex"):
+        connect(vertex(replay))
+
+
+def test_vertex_without_credentials_or_region_says_what_to_set(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("GOOGLE_APPLICATION_CREDENTIALS", str(tmp_path / "missing.json"))
+    with pytest.raises(NoCredentials, match="set GOOGLE_APPLICATION_CREDENTIALS"):
+        connect(Endpoint("vertex", "http://127.0.0.1:9"))
+
+
+def test_vertex_without_a_region_says_cloud_ml_region(
+    google: None, monkeypatch: pytest.MonkeyPatch, replay: ReplayServer
+) -> None:
+    monkeypatch.delenv("CLOUD_ML_REGION")
+    with pytest.raises(NoCredentials, match="set CLOUD_ML_REGION"):
+        connect(vertex(replay))
+
+
+# Azure OpenAI
+
+
+@pytest.fixture
+def azure(monkeypatch: pytest.MonkeyPatch, replay: ReplayServer) -> None:
+    monkeypatch.setenv("AZURE_OPENAI_ENDPOINT", replay.url)
+    monkeypatch.setenv("AZURE_OPENAI_API_KEY", "azure-test-key")
+
+
+def azure_endpoint(model: str | None = "my-gpt") -> tuple[Endpoint, str]:
+    """What the variables choose with no ``--provider``: Azure, from AZURE_OPENAI_ENDPOINT."""
+    endpoint, chosen = choose(os.environ, None, model)
+    return replace(endpoint, max_retries=0), chosen
+
+
+def test_azure_is_chosen_by_its_endpoint_and_sends_the_api_key(
+    azure: None, replay: ReplayServer
+) -> None:
+    replay.queue(Reply.recorded(CHAT))
+    endpoint, model = azure_endpoint()
+    assert endpoint.provider == "azure"
+    turn = ask(endpoint, model)
+    assert turn.usage.counts() == entry(CHAT)["expected"]["usage"]
+    assert (turn.ended, turn.provider) == (Ended.COMPLETE, "azure")
+    (received,) = replay.received
+    assert received.path == "/openai/deployments/my-gpt/chat/completions?api-version=2024-10-21"
+    headers = headers_of(replay)
+    assert headers["api-key"] == "azure-test-key" and "authorization" not in headers
+    sent = received.json
+    assert sent["max_completion_tokens"] == 8192 and "max_tokens" not in sent
+    assert sent["stream_options"] == {"include_usage": True}
+
+
+@pytest.mark.parametrize(
+    ("variables", "version"),
+    [
+        ({"OPENAI_API_VERSION": "2025-01-01-preview"}, "2025-01-01-preview"),
+        ({"AZURE_OPENAI_API_VERSION": "2024-06-01", "OPENAI_API_VERSION": "x"}, "2024-06-01"),
+    ],
+)
+def test_azure_api_version_from_the_variables(
+    variables: dict[str, str],
+    version: str,
+    azure: None,
+    monkeypatch: pytest.MonkeyPatch,
+    replay: ReplayServer,
+) -> None:
+    for name, value in variables.items():
+        monkeypatch.setenv(name, value)
+    replay.queue(Reply(body=wire.openai_chat("ok")))
+    assert ask(*azure_endpoint()).text == "ok"
+    assert replay.received[0].path.endswith(f"?api-version={version}")
+
+
+def test_an_openai_model_name_goes_to_azure_when_only_azure_is_set(
+    azure: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert azure_endpoint("gpt-4o")[0].provider == "azure"
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
+    assert azure_endpoint("gpt-4o")[0].provider == "openai"
+
+
+def test_cloud_model_ids_choose_their_cloud() -> None:
+    for model, provider in [
+        (BEDROCK_MODEL, "bedrock"),
+        ("us.anthropic.claude-haiku-4-5-20251001-v1:0", "bedrock"),
+        (VERTEX_MODEL, "vertex"),
+    ]:
+        assert choose({}, None, model)[0].provider == provider
+
+
+def test_azure_ad_token_is_sent_as_a_bearer_token(
+    azure: None, monkeypatch: pytest.MonkeyPatch, replay: ReplayServer
+) -> None:
+    monkeypatch.setenv("AZURE_OPENAI_AD_TOKEN", "entra-token")
+    replay.queue(Reply(body=wire.openai_chat("ok")))
+    endpoint, model = azure_endpoint()
+    assert endpoint.api_key_env == "AZURE_OPENAI_AD_TOKEN"
+    assert ask(endpoint, model).text == "ok"
+    headers = headers_of(replay)
+    assert headers["authorization"] == "Bearer entra-token" and "api-key" not in headers
+
+
+@pytest.mark.parametrize("status", [401, 403])
+def test_azure_auth_errors_name_the_key_variable(
+    status: int, azure: None, replay: ReplayServer
+) -> None:
+    refusal = {"error": {"code": str(status), "message": "Access denied due to invalid key"}}
+    replay.queue(Reply.error(status, refusal))
+    turn = ask(*azure_endpoint())
+    assert turn.error is not None and (turn.error.type, turn.error.status) == ("auth", status)
+    assert "check AZURE_OPENAI_API_KEY" in turn.error.message
+    assert "Access denied due to invalid key" in turn.error.message
+
+
+def test_azure_refusing_stream_options_is_asked_again_without(
+    azure: None, replay: ReplayServer
+) -> None:
+    refusal = {"error": {"message": "Unrecognized request argument: stream_options"}}
+    replay.queue(Reply.error(400, refusal), Reply(body=wire.openai_chat("ok", prompt_tokens=3)))
+    turn = ask(*azure_endpoint())
+    assert (turn.text, turn.usage.input_tokens) == ("ok", 3)
+    first, second = (r.json for r in replay.received)
+    assert "stream_options" in first and "stream_options" not in second
+
+
+def test_ctrl_c_during_an_azure_stream_ends_with_an_interrupted_record(
+    azure: None, replay: ReplayServer
+) -> None:
+    data = wire.openai_chat("hello world", prompt_tokens=4)
+    at = data.index(b'"stop"')  # the text whole, then a pause before the finish
+    replay.queue(Reply(body=data, chunk_size=at, delay=0.6, delay_first=False))
+    endpoint, model = azure_endpoint()
+    with closing(connect(endpoint)) as provider:
+        turn = final(read_with_ctrl_c(provider.stream(Request(model, user())), 0.2))
+    assert turn.ended is Ended.INTERRUPTED
+    assert turn.error is not None and turn.error.type == "interrupted"
+    assert turn.usage.input_tokens is None  # the usage chunk never came
+    assert turn.text == "hello world"
+
+
+def test_azure_without_its_variables_says_which(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AZURE_OPENAI_ENDPOINT", "https://res.openai.azure.com")
+    with pytest.raises(NoCredentials, match="AZURE_OPENAI_API_KEY"):
+        choose(os.environ, "azure")
