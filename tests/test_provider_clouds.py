@@ -137,6 +137,28 @@ def test_a_bedrock_stream_cut_mid_message_is_interrupted_with_what_arrived(
     assert (turn.usage.input_tokens, turn.usage.output_tokens) == (9, None)
 
 
+def test_the_endpoints_timeouts_hold_through_the_sdk(aws: None, replay: ReplayServer) -> None:
+    data = wire.bedrock(wire.anthropic("ok", input_tokens=3))
+    # Pauses of 0.5 s between pieces: longer than the first-byte timeout, within the read one.
+    replay.queue(
+        Reply(
+            body=data,
+            content_type=EVENT_STREAM,
+            chunk_size=len(data) // 3 + 1,
+            delay=0.5,
+            delay_first=False,
+        )
+    )
+    turn = ask(bedrock(replay, first_byte_timeout=0.3, read_timeout=3.0), BEDROCK_MODEL)
+    assert (turn.ended, turn.text) == (Ended.COMPLETE, "ok")
+    # A first byte later than its timeout: the SDK's timeout, as chit's connection error.
+    replay.queue(Reply(body=data, content_type=EVENT_STREAM, head_delay=1.0))
+    turn = ask(bedrock(replay, first_byte_timeout=0.3), BEDROCK_MODEL)
+    assert turn.ended is Ended.ERROR
+    assert turn.error is not None and turn.error.type == "connection"
+    assert f"connection to {replay.url} timed out" in turn.error.message
+
+
 def test_a_body_that_is_no_event_stream_is_a_bad_response(aws: None, replay: ReplayServer) -> None:
     replay.queue(Reply(body=wire.anthropic("hi")))  # server-sent events, not Bedrock's framing
     turn = ask(bedrock(replay), BEDROCK_MODEL)
@@ -465,3 +487,24 @@ def test_azure_without_its_variables_says_which(monkeypatch: pytest.MonkeyPatch)
     monkeypatch.setenv("AZURE_OPENAI_ENDPOINT", "https://res.openai.azure.com")
     with pytest.raises(NoCredentials, match="AZURE_OPENAI_API_KEY"):
         choose(os.environ, "azure")
+
+
+def test_chit_p_without_the_bedrock_extra_is_one_line_and_exit_2(aws: None, tmp_path: Path) -> None:
+    site = tmp_path / "site"
+    site.mkdir()
+    # As if botocore were not installed (an import of a None entry raises ImportError).
+    hide = "from _chit_netguard import install\ninstall()\nimport sys\nsys.modules['botocore'] = None\n"
+    (site / "sitecustomize.py").write_text(hide)
+    env = {**os.environ, "CHIT_PROVIDER": "bedrock", "CHIT_HOME": str(tmp_path / "home")}
+    env["PYTHONPATH"] = os.pathsep.join((str(site), env["PYTHONPATH"]))
+    run = subprocess.run(
+        [sys.executable, "-m", "chit", "-p", "hi", "--no-tools"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert run.returncode == 2
+    assert run.stderr.strip().splitlines() == [
+        "chit: the bedrock provider needs boto3: pip install 'chit[bedrock]'"
+    ]

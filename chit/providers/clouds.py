@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import importlib
 import os
+import warnings
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
@@ -105,7 +106,10 @@ def vertex_client(endpoint: Endpoint) -> Any:
     from anthropic import AnthropicVertex
 
     try:
-        credentials, project = google.auth.default(scopes=[_GOOGLE_SCOPE])
+        with warnings.catch_warnings():
+            # gcloud's user credentials come with advice on quota projects, not for chit's user.
+            warnings.filterwarnings("ignore", "Your application has authenticated using end user")
+            credentials, project = google.auth.default(scopes=[_GOOGLE_SCOPE])
         credentials.refresh(google.auth.transport.requests.Request())  # type: ignore[no-untyped-call]
     except google.auth.exceptions.DefaultCredentialsError as err:
         raise NoCredentials(
