@@ -493,8 +493,8 @@ def test_chit_p_without_the_bedrock_extra_is_one_line_and_exit_2(aws: None, tmp_
     site = tmp_path / "site"
     site.mkdir()
     # As if botocore were not installed (an import of a None entry raises ImportError).
-    hide = "from _chit_netguard import install\ninstall()\nimport sys\nsys.modules['botocore'] = None\n"
-    (site / "sitecustomize.py").write_text(hide)
+    guard = "from _chit_netguard import install\ninstall()\n"
+    (site / "sitecustomize.py").write_text(guard + "import sys\nsys.modules['botocore'] = None\n")
     env = {**os.environ, "CHIT_PROVIDER": "bedrock", "CHIT_HOME": str(tmp_path / "home")}
     env["PYTHONPATH"] = os.pathsep.join((str(site), env["PYTHONPATH"]))
     run = subprocess.run(
