@@ -5,7 +5,8 @@ Given an SDK client instead (``anthropic.Anthropic``, ``AnthropicBedrock``,
 ``AnthropicVertex``, ``openai.OpenAI``, ``AzureOpenAI``, ``ollama.Client``), it sends
 through that client: its auth, base URL and retries. The client only opens the streaming
 response; the wire module reads the body with the same framing and accumulator as
-everywhere. The SDK's package is never imported here: the client's own module is used.
+everywhere. Nothing here imports an SDK before a client of it exists: its exceptions are
+taken from the package the client came from, already loaded.
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ import httpx
 import orjson
 
 from chit.errors import BadInput
+
+# The transport's bound on an error body, shared rather than written twice.
 from chit.providers.transport import MAX_ERROR_BODY, StatusError, Unreachable, _bounded_body
 
 if TYPE_CHECKING:
