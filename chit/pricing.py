@@ -17,7 +17,12 @@ _PRICED_PROVIDERS = {
     "anthropic": "anthropic",
     "openai": "openai",
     "openai-responses": "openai",
+    "bedrock": "aws",
+    "vertex": "google",
+    "azure": "azure",
 }
+#: Providers of one service, priced as it whatever the endpoint (a gateway, a VPC endpoint).
+_PRICED_ANYWHERE = {"anthropic", "bedrock", "vertex", "azure"}
 
 
 def _add(a: Decimal | None, b: Decimal | None) -> Decimal | None:
@@ -107,11 +112,11 @@ def parse_usd(value: object) -> Decimal | None:
 def genai_provider(provider: str, base_url: str | None) -> tuple[str | None, str | None]:
     """The genai-prices ``(provider_id, provider_api_url)`` for a chit provider and endpoint.
 
-    Anthropic's wire format is priced as Anthropic whatever the endpoint (gateways and
-    proxies pass its prices through); another endpoint is priced by its URL, and one
-    genai-prices does not know (a local server) leaves the cost unknown.
+    Anthropic's wire format and the clouds are priced as themselves whatever the endpoint
+    (gateways and proxies pass their prices through); another endpoint is priced by its
+    URL, and one genai-prices does not know (a local server) leaves the cost unknown.
     """
-    if base_url and provider != "anthropic":
+    if base_url and provider not in _PRICED_ANYWHERE:
         from urllib.parse import urlsplit
 
         if urlsplit(base_url).hostname != "api.openai.com":

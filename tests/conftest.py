@@ -34,6 +34,26 @@ _CREDENTIAL_VARS = [
     "OLLAMA_HOST",
     "CHIT_PROVIDER",
     "CHIT_MODEL",
+    # The clouds: AWS (boto3 also reads its files, and asks the instance metadata service) ...
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_SESSION_TOKEN",
+    "AWS_PROFILE",
+    "AWS_REGION",
+    "AWS_DEFAULT_REGION",
+    "AWS_BEARER_TOKEN_BEDROCK",
+    "ANTHROPIC_BEDROCK_BASE_URL",
+    # ... Google ...
+    "GOOGLE_APPLICATION_CREDENTIALS",
+    "CLOUD_ML_REGION",
+    "ANTHROPIC_VERTEX_PROJECT_ID",
+    "ANTHROPIC_VERTEX_BASE_URL",
+    # ... and Azure.
+    "AZURE_OPENAI_API_KEY",
+    "AZURE_OPENAI_AD_TOKEN",
+    "AZURE_OPENAI_ENDPOINT",
+    "AZURE_OPENAI_API_VERSION",
+    "OPENAI_API_VERSION",
 ]
 
 
@@ -42,6 +62,12 @@ def _isolated(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     """No real credentials or endpoints leak into a test; sessions go to a temporary home."""
     for name in _CREDENTIAL_VARS:
         monkeypatch.delenv(name, raising=False)
+    # No real AWS or Google configuration files, no metadata servers.
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-aws-config"))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-aws-credentials"))
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    monkeypatch.setenv("CLOUDSDK_CONFIG", str(tmp_path / "no-gcloud"))
+    monkeypatch.setenv("NO_GCE_CHECK", "True")
     monkeypatch.setenv("CHIT_HOME", str(tmp_path / "chit-home"))
 
 

@@ -76,6 +76,9 @@ def test_genai_provider_mapping() -> None:
     assert genai_provider("openai-responses", None) == ("openai", None)
     assert genai_provider("ollama", None) == (None, None)
     assert genai_provider("anthropic", "http://127.0.0.1:9") == ("anthropic", None)
+    assert genai_provider("bedrock", "http://127.0.0.1:9") == ("aws", None)
+    assert genai_provider("vertex", None) == ("google", None)
+    assert genai_provider("azure", "https://res.openai.azure.com") == ("azure", None)
     assert genai_provider("openai", "https://api.openai.com/v1") == ("openai", None)
     assert genai_provider("openai", "https://api.groq.com/openai/v1") == (
         None,

@@ -6,7 +6,10 @@ chosen usage) in the same event shapes the recordings show.
 
 from __future__ import annotations
 
+import base64
 import json
+import struct
+import zlib
 from typing import Any
 
 
@@ -156,3 +159,54 @@ def openai_chat(
     out.append(_sse(None, {**base, "choices": [], "usage": usage}))
     out.append(_sse(None, "[DONE]"))
     return "".join(out).encode()
+
+
+# AWS event-stream framing, as Bedrock's invoke-with-response-stream sends it (the format
+# botocore.eventstream decodes): per message a prelude (total length, headers length, CRC32
+# of the two), string headers, the payload, and a CRC32 of all of it.
+
+
+def aws_message(headers: dict[str, str], payload: bytes) -> bytes:
+    """One AWS event-stream message with string-valued headers."""
+    head = b"".join(
+        bytes([len(name)])
+        + name.encode()
+        + b"\x07"
+        + struct.pack("!H", len(value))
+        + value.encode()
+        for name, value in headers.items()
+    )
+    prelude = struct.pack("!II", 12 + len(head) + len(payload) + 4, len(head))
+    message = prelude + struct.pack("!I", zlib.crc32(prelude)) + head + payload
+    return message + struct.pack("!I", zlib.crc32(message))
+
+
+def aws_chunk(event: dict[str, Any] | str) -> bytes:
+    """A Bedrock ``chunk`` message carrying one Anthropic event's JSON, base64 in ``bytes``
+    (with the random ``p`` padding Bedrock adds)."""
+    data = event if isinstance(event, str) else json.dumps(event)
+    payload = {"bytes": base64.b64encode(data.encode()).decode(), "p": "abcdefghij"}
+    headers = {":event-type": "chunk", ":content-type": "application/json"}
+    return aws_message({**headers, ":message-type": "event"}, json.dumps(payload).encode())
+
+
+def aws_exception(kind: str, message: str) -> bytes:
+    """A Bedrock exception message in the stream (``throttlingException`` ...)."""
+    headers = {":exception-type": kind, ":content-type": "application/json"}
+    payload = json.dumps({"message": message}).encode()
+    return aws_message({**headers, ":message-type": "exception"}, payload)
+
+
+def sse_data(body: bytes) -> list[str]:
+    """The data of each server-sent event of a body, in order."""
+    events = body.decode().replace("\r\n", "\n").split("\n\n")
+    datas = (
+        "\n".join(line[5:].lstrip() for line in block.split("\n") if line.startswith("data:"))
+        for block in events
+    )
+    return [data for data in datas if data]
+
+
+def bedrock(sse_body: bytes) -> bytes:
+    """An Anthropic server-sent-event body re-framed as Bedrock streams it."""
+    return b"".join(aws_chunk(data) for data in sse_data(sse_body))

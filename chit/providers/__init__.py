@@ -1,14 +1,16 @@
 """Providers: one module per wire format, each turning a stream into typed events.
 
 This package chooses the provider and endpoint and loads the wire module on demand. Every
-request is made with httpx (:mod:`chit.providers.transport`); no provider SDK is imported.
+request of a key-based provider is made with httpx (:mod:`chit.providers.transport`), no
+provider SDK imported; the clouds (:mod:`chit.providers.clouds`) and a user's own client
+(:mod:`chit.providers.sdk`) send through an SDK client, and the same wire module reads.
 """
 
 from __future__ import annotations
 
 import importlib
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from chit.errors import BadInput, NoCredentials
 from chit.providers.base import Provider, Request
@@ -22,6 +24,9 @@ PROVIDERS = {
     "openai": "chit.providers.openai_chat:OpenAIChatProvider",
     "openai-responses": "chit.providers.openai_responses:OpenAIResponsesProvider",
     "ollama": "chit.providers.ollama:OllamaProvider",
+    "bedrock": "chit.providers.clouds:BedrockProvider",
+    "vertex": "chit.providers.clouds:VertexProvider",
+    "azure": "chit.providers.clouds:AzureProvider",
 }
 
 DEFAULT_MODELS = {
@@ -29,6 +34,15 @@ DEFAULT_MODELS = {
     "openai": "gpt-5-mini",
     "openai-responses": "gpt-5-mini",
     "ollama": "llama3.2",
+    "bedrock": "global.anthropic.claude-sonnet-4-5-20250929-v1:0",
+    "vertex": "claude-sonnet-4-5@20250929",
+    "azure": "gpt-5-mini",  # the name of a deployment
+}
+
+#: What a cloud's auth errors name (the SDKs read these variables themselves).
+_CLOUD_VARIABLES = {
+    "bedrock": "AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN or AWS_PROFILE",
+    "vertex": "GOOGLE_APPLICATION_CREDENTIALS and ANTHROPIC_VERTEX_PROJECT_ID",
 }
 
 
@@ -56,6 +70,10 @@ _OPENAI_PREFIXES = ("gpt-", "o1", "o3", "o4", "chatgpt-", "codex-")
 
 
 def _provider_for_model(model: str) -> str | None:
+    if "anthropic.claude-" in model:  # a Bedrock model id or inference profile
+        return "bedrock"
+    if model.startswith("claude-") and "@" in model:  # a Vertex model version
+        return "vertex"
     if model.startswith("claude-"):
         return "anthropic"
     if model.startswith(_OPENAI_PREFIXES) or any(
@@ -80,9 +98,16 @@ def choose(
         raise BadInput(f"unknown provider {provider!r}: choose one of {', '.join(PROVIDERS)}")
     if provider is None and model:
         provider = _provider_for_model(model)
+        if provider == "openai" and _azure_instead(env, model, base_url):
+            provider = "azure"
     if provider is None:
         provider = _provider_from_credentials(env, base_url)
     model = model or env.get("CHIT_MODEL") or DEFAULT_MODELS[provider]
+
+    if provider in _CLOUD_VARIABLES:  # the SDK and its auth library read the environment
+        return Endpoint(provider, base_url, None, _CLOUD_VARIABLES[provider]), model
+    if provider == "azure":
+        return _azure(env, base_url), model
 
     if provider == "ollama":
         # The host as given (the provider resolves OLLAMA_HOST's forms); a key only for a
@@ -114,17 +139,49 @@ def _provider_from_credentials(env: Mapping[str, str], base_url: str | None) -> 
         return "anthropic"
     if env.get("OPENAI_API_KEY") or base_url or any(env.get(c.key_env) for c in _COMPATIBLE):
         return "openai"
+    if env.get("AZURE_OPENAI_ENDPOINT"):
+        return "azure"
     if env.get("OLLAMA_HOST"):
         return "ollama"
     names = [
         "ANTHROPIC_API_KEY",
         "OPENAI_API_KEY",
         *(c.key_env for c in _COMPATIBLE),
+        "AZURE_OPENAI_ENDPOINT",
         "OLLAMA_HOST",
     ]
     raise NoCredentials(
-        f"no provider configured: set one of {', '.join(names)} (or pass --provider ollama)"
+        f"no provider configured: set one of {', '.join(names)} "
+        "(or pass --provider ollama, bedrock or vertex)"
     )
+
+
+def _azure_instead(env: Mapping[str, str], model: str, base_url: str | None) -> bool:
+    """An OpenAI model name goes to Azure when AZURE_OPENAI_ENDPOINT is set and nothing
+    else could serve it: no OpenAI key or endpoint, no compatible service's key."""
+    if not env.get("AZURE_OPENAI_ENDPOINT") or base_url or env.get("OPENAI_BASE_URL"):
+        return False
+    if env.get("OPENAI_API_KEY"):
+        return False
+    return not any(
+        env.get(c.key_env) for c in _COMPATIBLE if not c.prefixes or model.startswith(c.prefixes)
+    )
+
+
+def _azure(env: Mapping[str, str], base_url: str | None) -> Endpoint:
+    """Azure OpenAI: the resource from AZURE_OPENAI_ENDPOINT (or ``--base-url``); the key from
+    AZURE_OPENAI_AD_TOKEN, else AZURE_OPENAI_API_KEY, as the SDK prefers them."""
+    url = base_url or env.get("AZURE_OPENAI_ENDPOINT")
+    key_env = (
+        "AZURE_OPENAI_AD_TOKEN" if env.get("AZURE_OPENAI_AD_TOKEN") else "AZURE_OPENAI_API_KEY"
+    )
+    key = env.get(key_env)
+    if not url or not key:
+        raise NoCredentials(
+            "azure needs AZURE_OPENAI_ENDPOINT and AZURE_OPENAI_API_KEY "
+            "(or AZURE_OPENAI_AD_TOKEN) in the environment"
+        )
+    return Endpoint("azure", url, key, key_env)
 
 
 def _is_local(url: str) -> bool:
@@ -134,9 +191,23 @@ def _is_local(url: str) -> bool:
     return host in ("localhost", "::1") or host.startswith("127.")
 
 
-def connect(endpoint: Endpoint) -> Provider:
-    """The provider for an endpoint (its wire module is imported now); close it when done."""
+def connect(endpoint: Endpoint, client: object | None = None) -> Provider:
+    """The provider for an endpoint (its wire module is imported now); close it when done.
+
+    With ``client``, a user's own SDK client, requests go through that client (its auth,
+    base URL, retries and timeouts) and chit reads the body as always. The endpoint still
+    names the wire format: ``anthropic``, ``bedrock`` and ``vertex`` take an ``anthropic``
+    client, ``openai``, ``openai-responses`` and ``azure`` an ``openai`` one, ``ollama`` an
+    ``ollama.Client``. Closing the provider leaves the client open: it is the user's.
+    """
     module_name, _, class_name = PROVIDERS[endpoint.provider].partition(":")
     cls = getattr(importlib.import_module(module_name), class_name)
-    provider: Provider = cls(endpoint)
+    if client is None:
+        provider: Provider = cls(endpoint)
+        return provider
+    from chit.providers.sdk import sender_for
+
+    sender = sender_for(client, cls.path)
+    # The client's base URL tells the wire module which server it speaks to.
+    provider = cls(replace(endpoint, base_url=endpoint.base_url or sender.base_url), sender)
     return provider

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import orjson
 
 from chit.messages import Ended, Event, Message, RequestError
-from chit.providers.base import Accumulator, HTTPProvider, PendingCall, Request, int_or_none
+from chit.providers.base import Accumulator, HTTPProvider, PendingCall, Request, Sender, int_or_none
 from chit.providers.transport import Endpoint
 from chit.usage import Usage
 
@@ -52,9 +52,10 @@ class AnthropicProvider(HTTPProvider):
 
     path = "/v1/messages"
 
-    def __init__(self, endpoint: Endpoint) -> None:
+    def __init__(self, endpoint: Endpoint, sender: Sender | None = None) -> None:
         headers = {"x-api-key": endpoint.api_key or "", "anthropic-version": API_VERSION}
-        super().__init__(endpoint, endpoint.base_url or "https://api.anthropic.com", headers)
+        base_url = endpoint.base_url or "https://api.anthropic.com"
+        super().__init__(endpoint, base_url, headers, sender)
 
     def accumulator(self) -> AnthropicAccumulator:
         return AnthropicAccumulator()

@@ -14,6 +14,7 @@ failure into the final record.
 from __future__ import annotations
 
 from collections.abc import Generator, Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar, Literal, Protocol
 
@@ -58,6 +59,19 @@ class Request:
     """A prompt cache key (the session id) for servers that accept one."""
     cache_ttl: Literal["5m", "1h"] = "5m"
     """Anthropic cache breakpoint lifetime."""
+
+
+class Sender(Protocol):
+    """What opens the streaming responses: chit's own :class:`Transport`, or an SDK client's
+    (:mod:`chit.providers.sdk`: the clouds, a user's own client)."""
+
+    def post(self, path: str, content: bytes) -> AbstractContextManager[httpx.Response]:
+        """POST a JSON body; the open response once its status is a success."""
+        ...
+
+    def close(self) -> None:
+        """Close the pooled connections."""
+        ...
 
 
 class Provider(Protocol):
@@ -201,9 +215,15 @@ class HTTPProvider:
     unreachable_hint: ClassVar[str] = ""
     """Added to the message when the server refused the connection."""
 
-    def __init__(self, endpoint: Endpoint, base_url: str, headers: Mapping[str, str]) -> None:
+    def __init__(
+        self,
+        endpoint: Endpoint,
+        base_url: str,
+        headers: Mapping[str, str],
+        sender: Sender | None = None,
+    ) -> None:
         self.endpoint = endpoint
-        self.transport = Transport(endpoint, base_url, headers)
+        self.transport: Sender = sender or Transport(endpoint, base_url, headers)
 
     def close(self) -> None:
         """Close the pooled connections."""

@@ -21,6 +21,7 @@ from chit.providers.base import (
     Accumulator,
     HTTPProvider,
     Request,
+    Sender,
     function_tools,
     int_or_none,
     ndjson_events,
@@ -39,11 +40,11 @@ class OllamaProvider(HTTPProvider):
     path = "/api/chat"
     unreachable_hint = " (is `ollama serve` running?)"
 
-    def __init__(self, endpoint: Endpoint) -> None:
+    def __init__(self, endpoint: Endpoint, sender: Sender | None = None) -> None:
         headers = {"accept": "application/json"}
         if endpoint.api_key:  # OLLAMA_API_KEY, for ollama.com
             headers["authorization"] = f"Bearer {endpoint.api_key}"
-        super().__init__(endpoint, parse_host(endpoint.base_url), headers)
+        super().__init__(endpoint, parse_host(endpoint.base_url), headers, sender)
 
     def accumulator(self) -> OllamaAccumulator:
         return OllamaAccumulator()

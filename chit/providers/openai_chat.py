@@ -17,6 +17,7 @@ from chit.providers.base import (
     HTTPProvider,
     PendingCall,
     Request,
+    Sender,
     function_tools,
     int_or_none,
     status_error,
@@ -39,9 +40,9 @@ class OpenAIChatProvider(HTTPProvider):
 
     path = "/chat/completions"
 
-    def __init__(self, endpoint: Endpoint) -> None:
+    def __init__(self, endpoint: Endpoint, sender: Sender | None = None) -> None:
         base_url, headers = openai_endpoint(endpoint)
-        super().__init__(endpoint, base_url, headers)
+        super().__init__(endpoint, base_url, headers, sender)
         host = urlsplit(base_url).hostname or ""
         self._official = host == "api.openai.com"
         self._azure = host.endswith(".openai.azure.com")

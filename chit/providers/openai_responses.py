@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from chit.messages import Ended, Event, RequestError, ToolCall
-from chit.providers.base import Accumulator, HTTPProvider, PendingCall, Request, int_or_none
+from chit.providers.base import Accumulator, HTTPProvider, PendingCall, Request, Sender, int_or_none
 from chit.providers.openai_chat import openai_endpoint
 from chit.providers.transport import Endpoint
 from chit.usage import Usage
@@ -50,9 +50,9 @@ class OpenAIResponsesProvider(HTTPProvider):
 
     path = "/responses"
 
-    def __init__(self, endpoint: Endpoint) -> None:
+    def __init__(self, endpoint: Endpoint, sender: Sender | None = None) -> None:
         base_url, headers = openai_endpoint(endpoint)
-        super().__init__(endpoint, base_url, headers)
+        super().__init__(endpoint, base_url, headers, sender)
         self._official = urlsplit(base_url).hostname == "api.openai.com"
 
     def accumulator(self) -> ResponsesAccumulator:
