@@ -23,6 +23,7 @@ from chit.messages import (
     Message,
     ReasoningDelta,
     RequestError,
+    Retrying,
     TextDelta,
     ToolCall,
     ToolCallEvent,
@@ -128,6 +129,7 @@ AgentEvent = (
     TextDelta
     | ReasoningDelta
     | ToolCallEvent
+    | Retrying
     | PermissionRequest
     | ToolDone
     | UsageRecorded
@@ -236,7 +238,7 @@ class Agent:
             for event in stream:
                 if isinstance(event, AssistantTurn):
                     response = event
-                else:
+                else:  # text, reasoning, tool calls and retry notices pass through as they are
                     yield event
         except KeyboardInterrupt:
             # Ctrl-C reached us at a yield: let the provider record what had arrived.

@@ -17,14 +17,9 @@ import httpx
 import orjson
 
 from chit.messages import Ended, Event, RequestError, ToolCall
-from chit.providers.base import (
-    Accumulator,
-    HTTPProvider,
-    Request,
-    function_tools,
-    int_or_none,
-    ndjson_events,
-)
+from chit.providers.base import Accumulator, HTTPProvider, Request, function_tools, int_or_none
+from chit.providers.failures import context_error, context_refused
+from chit.providers.framing import ndjson_events
 from chit.providers.transport import Endpoint
 from chit.usage import Usage
 
@@ -142,7 +137,10 @@ class OllamaAccumulator(Accumulator):
         error = event.get("error")
         if error:
             said = error if isinstance(error, str) else orjson.dumps(error).decode()
-            self.end(Ended.ERROR, RequestError("server", f"Ollama reported an error: {said}"))
+            if context_refused(said):
+                self.end(Ended.ERROR, context_error(said))
+            else:
+                self.end(Ended.ERROR, RequestError("server", f"Ollama reported an error: {said}"))
             return []
         self.name_model(event.get("model"))
         out: list[Event] = []
