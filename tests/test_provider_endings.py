@@ -244,6 +244,36 @@ def test_a_stall_past_the_read_timeout_is_a_timeout(api: str, replay: ReplayServ
     assert (turn.usage, turn.text) == (usage, text)
 
 
+@pytest.mark.parametrize("api", ["anthropic_messages", "ollama_chat"])
+def test_a_trickle_without_a_whole_event_is_a_timeout(api: str, replay: ReplayServer) -> None:
+    # 4 bytes every 0.05 s: the socket never waits 0.3 s, but no event is whole by then.
+    replay.queue(reply(api, chunk_size=4, delay=0.05, delay_first=False))
+    start = time.monotonic()
+    turn = final(ask(replay, api, read_timeout=0.3))
+    assert time.monotonic() - start < 1.5
+    assert turn.ended is Ended.INTERRUPTED
+    assert turn.error is not None
+    assert (turn.error.type, turn.error.message) == (
+        "timeout",
+        "the provider sent no whole event for 0.3 s",
+    )
+    assert turn.usage == UNKNOWN and turn.text == ""
+
+
+def test_a_slow_reader_is_not_taken_for_a_stall(replay: ReplayServer) -> None:
+    # The body is all there, in many pieces; the front end takes longer than the read
+    # timeout over each event, and the next piece is read only after that.
+    replay.queue(reply("openai_chat", chunk_size=40))
+    endpoint = endpoint_for("openai_chat", replay, max_retries=0, read_timeout=0.2)
+    with closing(connect(endpoint)) as provider:
+        events = []
+        for event in provider.stream(Request("m", user())):
+            events.append(event)
+            time.sleep(0.25)
+    turn = final(events)
+    assert (turn.ended, turn.error, turn.text, turn.usage) == (Ended.COMPLETE, None, TEXT, WHOLE)
+
+
 # Retries announced
 
 

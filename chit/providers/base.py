@@ -13,6 +13,7 @@ failure into the final record.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Generator, Iterator, Mapping, Sequence
 from contextlib import closing
 from dataclasses import dataclass, field, replace
@@ -261,6 +262,8 @@ class HTTPProvider:
             kind = "timeout" if err.timed_out else "connection"
             hint = self.unreachable_hint if err.refused else ""
             acc.end(Ended.ERROR, RequestError(kind, f"{err}{hint}"))
+        except Trickle as err:  # mid-body: bytes, but nothing readable
+            acc.cut(str(err), "timeout")
         except httpx.TimeoutException:  # mid-body: the provider fell silent
             acc.cut(f"no data from the provider for {self.endpoint.read_timeout:g} s", "timeout")
         except httpx.TransportError as err:  # mid-body: the stream was cut
@@ -291,8 +294,38 @@ class HTTPProvider:
         """Feed every event of the body to the accumulator, then tell it the body ended.
 
         The body is read to its end, also past the response's last event, so that the
-        connection can be reused.
+        connection can be reused. Waiting for an event may last ``read_timeout``: a body
+        that trickles in without one for longer ends like a silent one.
         """
+        assert isinstance(response.stream, httpx.SyncByteStream)
+        watch = response.stream = _Watched(response.stream, self.endpoint.read_timeout)
         for event in self.events(response):
             yield from acc.take(event)
+            watch.restart()  # after the yields: the time a front end takes is not waiting
         yield from acc.finish()
+
+
+class Trickle(httpx.ReadTimeout):
+    """Bytes kept coming, but no whole event, for longer than the read timeout."""
+
+
+class _Watched(httpx.SyncByteStream):
+    """A body's bytes, watched for a trickle: each piece must come within ``limit`` seconds
+    of the last whole event (the socket's own timeout only bounds the wait for one piece)."""
+
+    def __init__(self, stream: httpx.SyncByteStream, limit: float) -> None:
+        self.stream, self.limit = stream, limit
+        self.since = time.monotonic()
+
+    def restart(self) -> None:
+        """An event came: the wait for the next one starts now."""
+        self.since = time.monotonic()
+
+    def __iter__(self) -> Iterator[bytes]:
+        for piece in self.stream:
+            if time.monotonic() - self.since > self.limit:
+                raise Trickle(f"the provider sent no whole event for {self.limit:g} s")
+            yield piece
+
+    def close(self) -> None:
+        self.stream.close()
