@@ -7,8 +7,9 @@ always ends with exactly one ``AssistantTurn``: the record of that one provider 
 the request body it builds, and its :class:`Accumulator`, a pure reducer of the decoded
 events (``take(event) -> events``, no I/O, like the Anthropic SDK's ``accumulate_event``)
 that normalizes its usage. Everything else is here: sending (through
-:mod:`chit.providers.transport`), framing the body into events, and turning every
-failure into the final record.
+:mod:`chit.providers.transport`), reading the body as events (framed by
+:mod:`chit.providers.framing`), and turning every failure into the final record (in the
+words of :mod:`chit.providers.failures`).
 """
 
 from __future__ import annotations
@@ -298,7 +299,8 @@ class HTTPProvider:
         that trickles in without one for longer ends like a silent one.
         """
         assert isinstance(response.stream, httpx.SyncByteStream)
-        watch = response.stream = _Watched(response.stream, self.endpoint.read_timeout)
+        watch = _Watched(response.stream, self.endpoint.read_timeout)
+        response.stream = watch
         for event in self.events(response):
             yield from acc.take(event)
             watch.restart()  # after the yields: the time a front end takes is not waiting
