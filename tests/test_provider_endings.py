@@ -31,6 +31,7 @@ from helpers import (
 )
 from replay import ReplayServer, Reply
 
+from chit.agent import AgentEvent, drain
 from chit.messages import AssistantTurn, Ended, Event, Retrying, TextDelta
 from chit.providers import Endpoint, Request, connect
 from chit.usage import Usage
@@ -363,3 +364,23 @@ def test_the_agent_loop_passes_retry_notices_through(replay: ReplayServer, tmp_p
     # One request, one record: the notice is news, not a request of its own.
     assert [r.response.usage for r in agent.state.records] == [WHOLE]
     assert done.ended is Ended.COMPLETE and done.text == TEXT
+
+
+def test_ctrl_c_at_a_notice_in_the_loop_records_the_request_billed_nothing(
+    replay: ReplayServer, tmp_path: Path
+) -> None:
+    replay.queue(overloaded(20_000), reply("anthropic_messages"))
+    agent = make_agent(replay, tmp_path)
+    pressed: list[Retrying] = []
+
+    def handle(event: AgentEvent) -> None:
+        if isinstance(event, Retrying) and not pressed:
+            pressed.append(event)
+            raise KeyboardInterrupt  # Ctrl-C while the front end shows the notice
+
+    done = drain(agent.run("go"), handle)
+    assert pressed and len(replay.received) == 1
+    assert done.ended is Ended.INTERRUPTED
+    assert done.error is not None and done.error.type == "interrupted"
+    (record,) = agent.state.records
+    assert record.response.usage == ZERO and done.totals.usage == ZERO
