@@ -120,6 +120,32 @@ class ToolCallEvent:
     call: ToolCall
 
 
+@dataclass(frozen=True, slots=True)
+class Retrying:
+    """A try of the request failed before any answer streamed; after ``delay`` seconds it
+    is sent again. Nothing of it is billed or recorded: it is news for the screen."""
+
+    attempt: int
+    """Which retry comes next: 1 for the first."""
+    of: int
+    """The most retries the request may take."""
+    delay: float
+    """Seconds until it is sent again."""
+    reason: str
+    """What happened, as a phrase: ``the provider answered 529 (overloaded)``."""
+    status: int | None = None
+    """The HTTP status of the failed try, when one came."""
+
+    def describe(self) -> str:
+        """``the provider answered 529 (overloaded); retrying in 1.2 s (1 of 2)``."""
+        return f"{self.reason}; retrying in {self.delay:.1f} s ({self.attempt} of {self.of})"
+
+
+#: Stop reasons that mean the output limit cut the answer: Anthropic (and Bedrock)
+#: ``max_tokens``, Chat Completions and Ollama ``length``, Responses ``max_output_tokens``.
+OUTPUT_LIMIT = frozenset(("max_tokens", "length", "max_output_tokens"))
+
+
 @dataclass(frozen=True)
 class AssistantTurn:
     """The record of one provider request: what came back and the usage it reported.
@@ -157,6 +183,12 @@ class AssistantTurn:
         """The model to price and show: the one reported, else the one requested."""
         return self.model or self.model_requested
 
+    @property
+    def truncated(self) -> bool:
+        """True when the output limit cut the answer short (the request itself completed).
+        Read from ``stop_reason``, so a record loaded from a session says it too."""
+        return self.stop_reason is not None and self.stop_reason.lower() in OUTPUT_LIMIT
+
     def message(self) -> Message:
         """This response as a conversation message."""
         return Message(
@@ -168,5 +200,5 @@ class AssistantTurn:
         )
 
 
-Event = TextDelta | ReasoningDelta | ToolCallEvent | AssistantTurn
+Event = TextDelta | ReasoningDelta | ToolCallEvent | Retrying | AssistantTurn
 """What a provider stream yields; the last event is always an :class:`AssistantTurn`."""

@@ -15,7 +15,8 @@ import wire
 from helpers import MADE, endpoint_for
 from replay import ReplayServer, Reply
 
-from chit.agent import Agent, AgentEvent, ToolContext, default_tools, drain, signals
+from chit import signals
+from chit.agent import Agent, AgentEvent, ToolContext, default_tools, drain
 from chit.checkpoint import FileOps, Session
 from chit.messages import Ended, TextDelta
 from chit.providers import connect

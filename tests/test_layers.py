@@ -21,6 +21,7 @@ BOTTOM = {
     "chit.state",
     "chit.errors",
     "chit.credentials",
+    "chit.signals",
 }
 
 

@@ -39,6 +39,7 @@ from chit.messages import (
 )
 from chit.providers import Endpoint, Request
 from chit.providers.anthropic import AnthropicProvider
+from chit.usage import Usage
 
 API = "anthropic_messages"
 ENTRIES = [e["id"] for e in manifest() if e["api"] == API]
@@ -252,7 +253,7 @@ def test_unauthorized_names_the_key_variable_and_is_not_retried(replay: ReplaySe
     assert (turn.error.type, turn.error.status) == ("auth", 401)
     assert "ANTHROPIC_API_KEY" in turn.error.message
     assert "invalid x-api-key" in turn.error.message
-    assert turn.usage.input_unknown == 1 and turn.usage.input_tokens is None
+    assert turn.usage == Usage.reported(0, 0, 0, 0, 0)  # refused: billed nothing, and known to be
 
 
 def test_rate_limit_is_retried_then_succeeds(replay: ReplayServer) -> None:

@@ -41,6 +41,7 @@ from chit.messages import (
 )
 from chit.providers import Endpoint, Request
 from chit.providers.ollama import OllamaProvider, parse_host
+from chit.usage import Usage
 
 API = "ollama_chat"
 ENTRIES = [e["id"] for e in manifest() if e["api"] == API]
@@ -286,7 +287,7 @@ def test_missing_model_is_a_clear_error(replay: ReplayServer) -> None:
     assert turn.error is not None
     assert (turn.error.type, turn.error.status) == ("not_found", 404)
     assert missing in turn.error.message
-    assert turn.usage.counts() == UNKNOWN and turn.usage.input_unknown == 1
+    assert turn.usage == Usage.reported(0, 0, 0, 0, 0)  # refused: billed nothing, and known to be
 
 
 def test_error_body_is_read_only_up_to_the_bound(replay: ReplayServer) -> None:

@@ -43,6 +43,7 @@ from chit.messages import (
 )
 from chit.providers import Endpoint, Request
 from chit.providers.openai_chat import OpenAIChatProvider
+from chit.usage import Usage
 
 API = "openai_chat"
 ENTRIES = [e["id"] for e in manifest() if e["api"] == API]
@@ -598,7 +599,7 @@ def test_an_unrelated_bad_request_is_not_retried(replay: ReplayServer) -> None:
     assert turn.error is not None
     assert (turn.error.type, turn.error.status) == ("bad_request", 400)
     assert "temperature" in turn.error.message
-    assert turn.usage.counts() == UNKNOWN
+    assert turn.usage == Usage.reported(0, 0, 0, 0, 0)  # refused: billed nothing, and known to be
 
 
 # Faults

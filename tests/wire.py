@@ -28,8 +28,10 @@ def anthropic(
     cache_read: int = 0,
     cache_write: int = 0,
     output_tokens: int = 5,
+    stop: str | None = None,
 ) -> bytes:
-    """An Anthropic Messages stream: text, then tool_use blocks, usage as the API sends it."""
+    """An Anthropic Messages stream: text, then tool_use blocks, usage as the API sends it;
+    ``stop`` names another stop reason (``max_tokens``)."""
     usage = {
         "input_tokens": input_tokens,
         "cache_creation_input_tokens": cache_write,
@@ -96,7 +98,7 @@ def anthropic(
                 )
             )
         out.append(_sse("content_block_stop", {"type": "content_block_stop", "index": n}))
-    stop = "tool_use" if tool_calls else "end_turn"
+    stop = stop or ("tool_use" if tool_calls else "end_turn")
     out.append(
         _sse(
             "message_delta",
@@ -119,8 +121,10 @@ def openai_chat(
     prompt_tokens: int = 10,
     cached: int = 0,
     completion_tokens: int = 5,
+    finish: str | None = None,
 ) -> bytes:
-    """An OpenAI Chat Completions stream with the usage chunk stream_options asks for."""
+    """An OpenAI Chat Completions stream with the usage chunk stream_options asks for;
+    ``finish`` names another finish reason (``length``)."""
     base = {"id": "chatcmpl-1", "object": "chat.completion.chunk", "created": 1, "model": model}
 
     def chunk(delta: dict[str, Any], finish: str | None = None) -> str:
@@ -148,7 +152,7 @@ def openai_chat(
         out.append(
             chunk({"tool_calls": [{"index": n, "function": {"arguments": json.dumps(args)}}]})
         )
-    out.append(chunk({}, "tool_calls" if tool_calls else "stop"))
+    out.append(chunk({}, finish or ("tool_calls" if tool_calls else "stop")))
     usage = {
         "prompt_tokens": prompt_tokens,
         "completion_tokens": completion_tokens,
@@ -210,3 +214,96 @@ def sse_data(body: bytes) -> list[str]:
 def bedrock(sse_body: bytes) -> bytes:
     """An Anthropic server-sent-event body re-framed as Bedrock streams it."""
     return b"".join(aws_chunk(data) for data in sse_data(sse_body))
+
+
+def openai_responses(
+    text: str = "",
+    tool_calls: list[tuple[str, str, dict[str, Any]]] = (),  # type: ignore[assignment]
+    *,
+    model: str = "gpt-5-mini-2025-08-07",
+    input_tokens: int = 10,
+    cached: int = 0,
+    output_tokens: int = 5,
+    incomplete: str | None = None,
+) -> bytes:
+    """An OpenAI Responses stream: text, then function calls, then ``response.completed``,
+    or ``response.incomplete`` with the reason ``incomplete`` names."""
+    response = {"id": "resp_1", "object": "response", "model": model, "status": "in_progress"}
+    events: list[dict[str, Any]] = [
+        {"type": "response.created", "response": {**response, "output": [], "usage": None}}
+    ]
+    output: list[dict[str, Any]] = []
+    if text:
+        where = {"item_id": "msg_1", "output_index": 0, "content_index": 0}
+        events += [
+            {"type": "response.output_text.delta", **where, "delta": text[i : i + 8]}
+            for i in range(0, len(text), 8)
+        ]
+        item = {
+            "id": "msg_1",
+            "type": "message",
+            "role": "assistant",
+            "status": "completed",
+            "content": [{"type": "output_text", "text": text, "annotations": []}],
+        }
+        events.append({"type": "response.output_item.done", "output_index": 0, "item": item})
+        output.append(item)
+    for call_id, name, args in tool_calls:
+        item = {
+            "id": f"fc_{call_id}",
+            "type": "function_call",
+            "call_id": call_id,
+            "name": name,
+            "arguments": json.dumps(args),
+            "status": "completed",
+        }
+        index = len(output)
+        events.append({"type": "response.output_item.done", "output_index": index, "item": item})
+        output.append(item)
+    usage = {
+        "input_tokens": input_tokens,
+        "input_tokens_details": {"cached_tokens": cached},
+        "output_tokens": output_tokens,
+        "output_tokens_details": {"reasoning_tokens": 0},
+        "total_tokens": input_tokens + output_tokens,
+    }
+    status = "incomplete" if incomplete else "completed"
+    details = {"reason": incomplete} if incomplete else None
+    done = {**response, "status": status, "output": output, "usage": usage}
+    events.append(
+        {"type": f"response.{status}", "response": {**done, "incomplete_details": details}}
+    )
+    return "".join(
+        _sse(e["type"], {**e, "sequence_number": n}) for n, e in enumerate(events)
+    ).encode()
+
+
+def ollama(
+    text: str = "",
+    *,
+    model: str = "qwen3:8b",
+    prompt_eval_count: int = 10,
+    eval_count: int = 5,
+    done_reason: str = "stop",
+) -> bytes:
+    """An Ollama ``/api/chat`` stream: one line per piece of text, then the done line."""
+    lines = [
+        {
+            "model": model,
+            "message": {"role": "assistant", "content": text[i : i + 8]},
+            "done": False,
+        }
+        for i in range(0, len(text), 8)
+    ]
+    lines.append(
+        {
+            "model": model,
+            "message": {"role": "assistant", "content": ""},
+            "done_reason": done_reason,
+            "done": True,
+            "prompt_eval_count": prompt_eval_count,
+            "eval_count": eval_count,
+            "eval_duration": 100_000_000,
+        }
+    )
+    return b"".join(json.dumps(line).encode() + b"\n" for line in lines)

@@ -8,17 +8,17 @@ Embed chit from Python::
 """
 
 from chit.agent.budget import Budget
-from chit.agent.loop import (
-    Agent,
+from chit.agent.events import (
     AgentEvent,
     BudgetWarning,
-    Journal,
+    Decision,
     PermissionRequest,
     ToolDone,
     TurnDone,
     UsageRecorded,
     drain,
 )
+from chit.agent.loop import Agent, Journal
 from chit.agent.tools import Tool, ToolContext, ToolFailed, ToolRegistry, default_tools
 
 __all__ = [
@@ -26,6 +26,7 @@ __all__ = [
     "AgentEvent",
     "Budget",
     "BudgetWarning",
+    "Decision",
     "Journal",
     "PermissionRequest",
     "Tool",

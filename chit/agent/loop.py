@@ -1,39 +1,43 @@
 """The agent loop: one user turn, as many requests as the tools need, every record kept.
 
-The loop knows no screen. It yields events; a front end renders them, answers permission
-requests, and on Ctrl-C throws ``KeyboardInterrupt`` into the generator (see :func:`drain`)
-so the interrupted request is recorded before the turn ends.
+The loop knows no screen. It yields events (:mod:`chit.agent.events`); a front end renders
+them, answers permission requests, and on Ctrl-C throws ``KeyboardInterrupt`` into the
+generator (see :func:`~chit.agent.events.drain`) so the interrupted request is recorded
+before the turn ends.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass, field
-from decimal import Decimal
 from pathlib import Path
 from typing import Literal, Protocol
 
-from chit.agent import signals
+from chit import signals
 from chit.agent.budget import Budget
+from chit.agent.events import (
+    AgentEvent,
+    BudgetWarning,
+    Decision,
+    PermissionRequest,
+    ToolDone,
+    TurnDone,
+    UsageRecorded,
+)
 from chit.agent.tools import ToolContext, ToolFailed, ToolRegistry, cap
 from chit.errors import BadInput, BudgetSpent, ChitError
 from chit.messages import (
     AssistantTurn,
     Ended,
     Message,
-    ReasoningDelta,
     RequestError,
-    TextDelta,
     ToolCall,
-    ToolCallEvent,
     ToolResult,
 )
 from chit.pricing import Cost, genai_provider, price
 from chit.providers import Endpoint, Provider, Request
-from chit.state import AgentState, RequestRecord, Totals
+from chit.state import AgentState, RequestRecord
 from chit.usage import Usage
-
-Decision = Literal["yes", "no", "always"]
 
 SYSTEM_PROMPT = (
     "You are chit, a careful coding agent working in a terminal. "
@@ -48,92 +52,6 @@ class Journal(Protocol):
     def append_message(self, message: Message) -> None: ...
     def append_usage(self, record: RequestRecord) -> None: ...
     def append_checkpoint(self, state: AgentState) -> None: ...
-
-
-@dataclass
-class PermissionRequest:
-    """The model wants to run a tool that writes or executes, or to read outside the working
-    folder. Answer with :meth:`answer`."""
-
-    call: ToolCall
-    """The call asking."""
-    decision: Decision | None = None
-    """``yes``, ``no``, or ``always`` (this tool, for the rest of the session)."""
-
-    def answer(self, decision: Decision) -> None:
-        """Decide; an unanswered request falls back to the agent's callback, then ``no``."""
-        self.decision = decision
-
-
-@dataclass(frozen=True, slots=True)
-class ToolDone:
-    """A tool ran (or was refused); its result goes back to the model."""
-
-    call: ToolCall
-    result: ToolResult
-
-
-@dataclass(frozen=True, slots=True)
-class UsageRecorded:
-    """A provider request finished and its record was written."""
-
-    record: RequestRecord
-    turn: Totals
-    """Totals of the turn so far."""
-
-
-@dataclass(frozen=True, slots=True)
-class BudgetWarning:
-    """The session passed a threshold of its budget (50 %, 80 %, or 100 %: spent)."""
-
-    fraction: Decimal
-    """The threshold passed."""
-    budget: Budget
-    used: Decimal = Decimal(0)
-    """How much of the budget is really spent now (may be past the threshold, or past 1)."""
-
-    @property
-    def spent(self) -> bool:
-        """True when no new request will be sent."""
-        return self.used >= 1
-
-    def describe(self) -> str:
-        """``"102% of the budget ($0.01) is spent"``, with what follows when it is all spent."""
-        text = f"{self.used:.0%} of the budget ({self.budget.describe()}) is spent"
-        return text + (": no new request will be sent" if self.spent else "")
-
-
-@dataclass(frozen=True)
-class TurnDone:
-    """The turn is over; the last event of :meth:`Agent.run`."""
-
-    turn: int
-    """The turn's number in the session."""
-    text: str
-    """The assistant's final text."""
-    ended: Ended
-    """``complete``, ``interrupted`` or ``error``."""
-    stop_reason: str | None
-    error: RequestError | None
-    model: str | None
-    """The model the last response named."""
-    totals: Totals
-    """The turn's usage and cost."""
-    unsaved: int = 0
-    """Requests of this turn whose records could not be written to the journal (a full
-    disk): counted in ``totals`` and in the agent's state, missing from the session file."""
-
-
-AgentEvent = (
-    TextDelta
-    | ReasoningDelta
-    | ToolCallEvent
-    | PermissionRequest
-    | ToolDone
-    | UsageRecorded
-    | BudgetWarning
-    | TurnDone
-)
 
 
 @dataclass
@@ -236,7 +154,7 @@ class Agent:
             for event in stream:
                 if isinstance(event, AssistantTurn):
                     response = event
-                else:
+                else:  # text, reasoning, tool calls and retry notices pass through as they are
                     yield event
         except KeyboardInterrupt:
             # Ctrl-C reached us at a yield: let the provider record what had arrived.
@@ -382,31 +300,6 @@ class Agent:
             error=error or (last.error if last is not None else None),
             model=last.model_name if last is not None else None,
             totals=self.state.turn_totals(turn),
+            truncated=last is not None and last.truncated,
             unsaved=len(self._unsaved),
         )
-
-
-def drain(
-    events: Generator[AgentEvent, None, None], handle: Callable[[AgentEvent], None]
-) -> TurnDone:
-    """Feed every event to ``handle`` and return the :class:`TurnDone`.
-
-    Ctrl-C while ``handle`` runs is thrown into the loop, so the request in flight is
-    recorded as interrupted and the turn still ends with a ``TurnDone``.
-    """
-    done: TurnDone | None = None
-    event: AgentEvent | None = next(events, None)
-    while event is not None:
-        try:
-            if isinstance(event, TurnDone):
-                done = event
-            handle(event)
-            event = next(events, None)
-        except KeyboardInterrupt:
-            try:
-                event = events.throw(KeyboardInterrupt())
-            except StopIteration:
-                event = None
-    if done is None:
-        raise RuntimeError("the agent loop ended without a TurnDone")
-    return done

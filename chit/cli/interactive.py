@@ -15,12 +15,12 @@ from chit.agent import (
     Agent,
     AgentEvent,
     BudgetWarning,
+    Decision,
     PermissionRequest,
     ToolDone,
     TurnDone,
     drain,
 )
-from chit.agent.loop import Decision
 from chit.checkpoint import home_dir
 from chit.cli.render import footer, usage_text
 from chit.cli.setup import build_agent
@@ -116,29 +116,32 @@ def run_interactive(args: argparse.Namespace) -> int:
         elif isinstance(event, ToolDone) and event.result.is_error:
             write(f"  ✗ {event.result.content[:200]}\n")
         elif isinstance(event, BudgetWarning):
-            write(f"\n! {event.fraction:.0%} of the budget ({event.budget.describe()}) is spent\n")
+            write(f"\n! {event.describe()}\n")
         elif isinstance(event, TurnDone):
             write("\n")
             if event.error is not None:
                 write(f"! {event.error.message}\n")
-            write(f"\x1b[2m{footer(event.model, event.totals)}\x1b[0m\n")
+            write(f"\x1b[2m{footer(event)}\x1b[0m\n")
 
-    while repl.running:
-        try:
-            line = prompt_session.prompt("› ")
-        except KeyboardInterrupt:
-            continue
-        except EOFError:
-            break
-        if not line.strip():
-            continue
-        if line.startswith("/"):
-            dispatch(repl, line.strip())
-            continue
-        try:
-            drain(agent.run(line), show)
-        except BudgetSpent as e:
-            write(f"! {e}\n")
+    try:
+        while repl.running:
+            try:
+                line = prompt_session.prompt("› ")
+            except KeyboardInterrupt:
+                continue
+            except EOFError:
+                break
+            if not line.strip():
+                continue
+            if line.startswith("/"):
+                dispatch(repl, line.strip())
+                continue
+            try:
+                drain(agent.run(line), show)
+            except BudgetSpent as e:
+                write(f"! {e}\n")
+    finally:
+        agent.close()
     return 0
 
 

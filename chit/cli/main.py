@@ -11,11 +11,21 @@ import sys
 from collections.abc import Sequence
 from decimal import Decimal, InvalidOperation
 
-from chit import __version__
+from chit import __version__, signals
 from chit.errors import BadInput, ChitError
 
 PROG = "chit"
 SUBCOMMANDS = ("usage", "sessions")
+#: ``--provider`` names (chit.providers.PROVIDERS, not imported here to start fast).
+PROVIDER_NAMES = (
+    "anthropic",
+    "openai",
+    "openai-responses",
+    "ollama",
+    "bedrock",
+    "vertex",
+    "azure",
+)
 
 
 class _Parser(argparse.ArgumentParser):
@@ -39,6 +49,16 @@ def _positive_int(text: str) -> int:
     except ValueError:
         raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
     if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be positive, got {text!r}")
+    return value
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
+    if not 0 < value < float("inf"):
         raise argparse.ArgumentTypeError(f"must be positive, got {text!r}")
     return value
 
@@ -77,8 +97,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="continue a session: an id, a unique id prefix, or a path",
     )
     p.add_argument(
+        "--fork",
+        action="store_true",
+        help="with -c / -r: continue in a new session that names its parent",
+    )
+    p.add_argument(
         "--provider",
-        choices=["anthropic", "openai", "openai-responses", "ollama"],
+        choices=list(PROVIDER_NAMES),
         help="the provider (default: from the model name, then from credentials)",
     )
     p.add_argument("--model", help="the model (a default per provider)")
@@ -93,11 +118,32 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--allow-tools",
         action="store_true",
-        help="with -p: let the model write files and run commands without asking",
+        help="with -p: let the model write files, run commands and read outside the folder",
+    )
+    p.add_argument(
+        "--allow-read",
+        action="append",
+        default=[],
+        metavar="PATH",
+        help="let the read tools into PATH (a file or folder) outside the working folder",
     )
     p.add_argument("--max-cost", type=_usd, metavar="USD", help="the session's budget in USD")
     p.add_argument(
         "--max-tokens", type=_positive_int, metavar="N", help="the session's budget in tokens"
+    )
+    p.add_argument(
+        "--max-output-tokens",
+        type=_positive_int,
+        default=8192,
+        metavar="N",
+        help="the most output tokens one request may ask for (default 8192; less when a "
+        "token budget has less left)",
+    )
+    p.add_argument(
+        "--timeout",
+        type=_seconds,
+        metavar="S",
+        help="seconds to wait for a first byte and for each chunk after it (default 60, 120)",
     )
     p.add_argument(
         "--max-requests",
@@ -146,15 +192,22 @@ def run(argv: Sequence[str]) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the ``chit`` script."""
+    """Entry point of the ``chit`` script.
+
+    Ctrl-C, SIGTERM and SIGHUP stop the request in flight, which is recorded first (see
+    :mod:`chit.signals`); once the work is done, a late signal changes nothing.
+    """
+    signals.install()
     try:
         code = run(sys.argv[1:] if argv is None else argv)
     except ChitError as e:
         print(f"chit: {e}", file=sys.stderr)
         code = e.exit_code
-    except KeyboardInterrupt:
+    except KeyboardInterrupt:  # before any request was sent, or between turns
+        signum = signals.received()
         print("chit: interrupted", file=sys.stderr)
-        code = 130
+        code = 130 if signum is None else signals.exit_status(signum)
     except BrokenPipeError:
         code = 1
+    signals.quiet()
     sys.exit(code)

@@ -34,8 +34,21 @@ def warn(path: Path, warnings: list[str]) -> None:
         print(f"chit: warning: {path}: {warning}", file=sys.stderr)
 
 
-def footer(model: str | None, totals: Totals) -> str:
-    """``claude-sonnet-4-5 · 13,579 tokens (12,100 cached) · $0.0123``"""
+def footer(done: TurnDone) -> str:
+    """``claude-sonnet-4-5 · 13,579 tokens (12,100 cached) · $0.0123``, then how the answer
+    was cut short, if it was: ``· cut at the output limit``, ``· interrupted``."""
+    line = f"{done.model or 'unknown model'} · {tokens_and_cost(done.totals)}"
+    if done.truncated:
+        line += " · cut at the output limit"
+    if done.ended is Ended.INTERRUPTED:
+        line += " · interrupted"
+    if done.unsaved:
+        line += f" · {done.unsaved} request(s) not saved"
+    return line
+
+
+def tokens_and_cost(totals: Totals) -> str:
+    """``13,579 tokens (12,100 cached) · $0.0123``; "at least" where a count is unknown."""
     u = totals.usage
     tokens = f"{u.total_tokens:,} tokens"
     if not u.complete:
@@ -46,7 +59,7 @@ def footer(model: str | None, totals: Totals) -> str:
     cost = "cost unknown" if usd is None else f"${usd:.4f}"
     if usd is not None and totals.cost.partial:
         cost = f"at least {cost}"
-    return f"{model or 'unknown model'} · {tokens} · {cost}"
+    return f"{tokens} · {cost}"
 
 
 # --- chit -p --output-format json ---------------------------------------------------------
@@ -72,9 +85,12 @@ def turn_json(
         "result": "" if done is None else done.text,
         "ended": (Ended.ERROR if done is None else done.ended).value,
         "stop_reason": None if done is None else done.stop_reason,
+        "truncated": done is not None and done.truncated,
         "error": error,
         "turn": (Totals() if done is None else done.totals).to_json(),
         "session": None if state is None else {"turns": state.turns, **state.totals().to_json()},
+        # Requests of this turn counted above that the session file could not take.
+        "unsaved_requests": 0 if done is None else done.unsaved,
     }
 
 

@@ -7,8 +7,7 @@ import os
 from collections.abc import Callable
 from pathlib import Path
 
-from chit.agent import Agent, Budget, ToolContext, default_tools
-from chit.agent.loop import Decision
+from chit.agent import Agent, Budget, Decision, ToolContext, default_tools
 from chit.checkpoint import Loaded, Session
 from chit.cli.render import warn
 from chit.messages import ToolCall

@@ -15,6 +15,7 @@ import orjson
 
 from chit.messages import Ended, Event, Message, RequestError
 from chit.providers.base import Accumulator, HTTPProvider, PendingCall, Request, Sender, int_or_none
+from chit.providers.failures import context_error, context_refused
 from chit.providers.transport import Endpoint
 from chit.usage import Usage
 
@@ -34,7 +35,7 @@ if TYPE_CHECKING:  # the SDK's request types check the body; nothing is imported
 #: The Messages API version chit speaks (the SDK's ``anthropic-version``).
 API_VERSION = "2023-06-01"
 
-#: Anthropic's error types, in the short names of :func:`chit.providers.base.status_error`.
+#: Anthropic's error types, in the short names of :func:`chit.providers.failures.status_error`.
 _ERROR_TYPES = {
     "overloaded_error": "overloaded",
     "rate_limit_error": "rate_limit",
@@ -189,6 +190,8 @@ def _stream_error(event: dict[str, Any]) -> RequestError:
     error = event.get("error") or {}
     error_type = str(error.get("type") or "error")
     message = str(error.get("message") or error_type)
+    if context_refused(message):
+        return context_error(message)
     return RequestError(_ERROR_TYPES.get(error_type, error_type), message)
 
 

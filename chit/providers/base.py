@@ -7,20 +7,21 @@ always ends with exactly one ``AssistantTurn``: the record of that one provider 
 the request body it builds, and its :class:`Accumulator`, a pure reducer of the decoded
 events (``take(event) -> events``, no I/O, like the Anthropic SDK's ``accumulate_event``)
 that normalizes its usage. Everything else is here: sending (through
-:mod:`chit.providers.transport`), framing the body into events, and turning every
-failure into the final record.
+:mod:`chit.providers.transport`), reading the body as events (framed by
+:mod:`chit.providers.framing`), and turning every failure into the final record (in the
+words of :mod:`chit.providers.failures`).
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Generator, Iterator, Mapping, Sequence
-from contextlib import AbstractContextManager
-from dataclasses import dataclass, field
+from contextlib import closing
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, ClassVar, Literal, Protocol
 
 import httpx
 import orjson
-from httpx_sse import EventSource
 
 from chit.messages import (
     AssistantTurn,
@@ -29,13 +30,21 @@ from chit.messages import (
     Message,
     ReasoningDelta,
     RequestError,
+    Retrying,
     TextDelta,
     ToolCall,
     ToolCallEvent,
     ToolSpec,
 )
-from chit.providers.transport import Endpoint, StatusError, Transport, Unreachable
+from chit.providers.failures import status_error as status_error
+from chit.providers.framing import BadChunk, sse_events
+from chit.providers.framing import decode as decode
+from chit.providers.framing import ndjson_events as ndjson_events
+from chit.providers.transport import Endpoint, StatusError, Transport, Tries, Unreachable
 from chit.usage import Usage
+
+#: The record of a request nothing was billed for: every count known, and zero.
+NOTHING_BILLED = Usage.reported(0, 0, 0, 0, 0)
 
 if TYPE_CHECKING:  # the SDK's type of the shape; nothing is imported at run time
     from openai.types.chat import ChatCompletionFunctionToolParam
@@ -65,8 +74,11 @@ class Sender(Protocol):
     """What opens the streaming responses: chit's own :class:`Transport`, or an SDK client's
     (:mod:`chit.providers.sdk`: the clouds, a user's own client)."""
 
-    def post(self, path: str, content: bytes) -> AbstractContextManager[httpx.Response]:
-        """POST a JSON body; the open response once its status is a success."""
+    def open(
+        self, path: str, content: bytes, tries: Tries
+    ) -> Generator[Retrying, None, httpx.Response]:
+        """POST a JSON body; return the open response once its status is a success (the
+        caller closes it), yielding a notice before each retry it makes itself."""
         ...
 
     def close(self) -> None:
@@ -156,10 +168,17 @@ class Accumulator:
         """Say how the response ended, and why when it failed."""
         self.ended, self.error = ended, error
 
-    def cut(self, message: str) -> None:
-        """The stream stopped early; a response already whole, or failed, stays as it is."""
+    def cut(self, message: str, kind: str = "connection") -> None:
+        """The stream stopped early (``kind``: ``connection`` or ``timeout``); a response
+        already whole, or failed, stays as it is."""
         if self.ended is None:
-            self.end(Ended.INTERRUPTED, RequestError("connection", message))
+            self.end(Ended.INTERRUPTED, RequestError(kind, message))
+
+    def fail(self, error: RequestError) -> None:
+        """The stream said something chit cannot read; a response already whole, or failed,
+        stays as it is."""
+        if self.ended is None:
+            self.end(Ended.ERROR, error)
 
     def say(self, text: str) -> TextDelta:
         """Keep a piece of answer text; the event that shows it."""
@@ -247,138 +266,91 @@ class HTTPProvider:
         return False
 
     def stream(self, request: Request) -> Generator[Event, None, None]:
-        """Yield text, reasoning and tool-call events, then exactly one ``AssistantTurn``.
+        """Yield text, reasoning, tool-call and retry events, then exactly one ``AssistantTurn``.
 
-        Every failure ends the stream with the record: Ctrl-C (raised in a read, or thrown
-        in at a yield) marks it interrupted, with exactly the usage that arrived.
+        Every failure ends the stream with the record, holding exactly the usage that
+        arrived: Ctrl-C (raised in a read or a retry's wait, or thrown in at a yield) marks
+        it interrupted, a dropped or silent stream too (error ``connection`` or ``timeout``).
+        A request no try of which can have been billed (each refused with an error status,
+        or never delivered) records known zeros.
         """
         acc = self.accumulator()
+        tries = Tries()
         try:
-            yield from self._exchange(request, acc)
+            yield from self._exchange(request, acc, tries)
         except KeyboardInterrupt:
             acc.end(Ended.INTERRUPTED, RequestError("interrupted", "interrupted by the user"))
         except StatusError as err:
             acc.end(Ended.ERROR, status_error(err.status, err.body, self.endpoint.api_key_env))
         except Unreachable as err:
-            hint = "" if err.timed_out else self.unreachable_hint
-            acc.end(Ended.ERROR, RequestError("connection", f"{err}{hint}"))
+            kind = "timeout" if err.timed_out else "connection"
+            hint = self.unreachable_hint if err.refused else ""
+            acc.end(Ended.ERROR, RequestError(kind, f"{err}{hint}"))
+        except Trickle as err:  # mid-body: bytes, but nothing readable
+            acc.cut(str(err), "timeout")
+        except httpx.TimeoutException:  # mid-body: the provider fell silent
+            acc.cut(f"no data from the provider for {self.endpoint.read_timeout:g} s", "timeout")
         except httpx.TransportError as err:  # mid-body: the stream was cut
-            acc.cut(f"the connection failed mid-response ({type(err).__name__}: {err})")
+            acc.cut(f"the connection was lost mid-response ({str(err) or type(err).__name__})")
+        except BadChunk as err:
+            acc.fail(RequestError("bad_response", str(err)))
         except Exception as err:  # a malformed stream must still end with a record
-            acc.end(Ended.ERROR, RequestError("bad_response", f"{type(err).__name__}: {err}"))
-        yield acc.turn(self.endpoint.provider, request.model)
+            acc.fail(RequestError("bad_response", f"{type(err).__name__}: {err}"))
+        turn = acc.turn(self.endpoint.provider, request.model)
+        yield replace(turn, usage=NOTHING_BILLED) if tries.billed_nothing else turn
 
-    def _exchange(self, request: Request, acc: Accumulator) -> Iterator[Event]:
-        while True:  # each retry leaves one more optional parameter out, so this ends
+    def _exchange(
+        self, request: Request, acc: Accumulator, tries: Tries
+    ) -> Generator[Event, None, None]:
+        while True:  # each resend leaves one more optional parameter out, so this ends
             content = orjson.dumps(self.body(request))
             try:
-                with self.transport.post(self.path, content) as response:
-                    yield from self.read(response, acc)
-                return
+                response = yield from self.transport.open(self.path, content, tries)
             except StatusError as err:
-                if not self.retry_without(err):
-                    raise
+                if self.retry_without(err):
+                    continue
+                raise
+            with closing(response):
+                yield from self.read(response, acc)
+            return
 
     def read(self, response: httpx.Response, acc: Accumulator) -> Iterator[Event]:
         """Feed every event of the body to the accumulator, then tell it the body ended.
 
         The body is read to its end, also past the response's last event, so that the
-        connection can be reused.
+        connection can be reused. Waiting for an event may last ``read_timeout``: a body
+        that trickles in without one for longer ends like a silent one.
         """
+        assert isinstance(response.stream, httpx.SyncByteStream)
+        watch = _Watched(response.stream, self.endpoint.read_timeout)
+        response.stream = watch
         for event in self.events(response):
             yield from acc.take(event)
+            watch.restart()  # after the yields: the time a front end takes is not waiting
         yield from acc.finish()
 
 
-def sse_events(response: httpx.Response) -> Iterator[dict[str, Any]]:
-    """The server-sent events of a body, each decoded: its JSON object, with ``type`` set
-    from the ``event:`` field when the object has none. Data that is no JSON object is
-    skipped, but for the OpenAI-style end marker ``[DONE]``: ``{"type": "[DONE]"}``."""
-    content_type = response.headers.get("content-type", "")
-    if "text/event-stream" not in content_type.partition(";")[0]:
-        # Checked here: httpx-sse's own check raises a transport error, which reads as a cut.
-        raise ValueError(f"expected an event stream, got {content_type or 'no content type'}")
-    for sse in EventSource(response).iter_sse():
-        if sse.data == "[DONE]":
-            yield {"type": "[DONE]"}
-            continue
-        event = decode(sse.data)
-        if event is not None:
-            if sse.event != "message":  # the default name, when there was no event: field
-                event.setdefault("type", sse.event)
-            yield event
+class Trickle(httpx.ReadTimeout):
+    """Bytes kept coming, but no whole event, for longer than the read timeout."""
 
 
-def ndjson_events(response: httpx.Response) -> Iterator[dict[str, Any]]:
-    """The JSON object of each line of a body (blank and non-object lines skipped).
+class _Watched(httpx.SyncByteStream):
+    """A body's bytes, watched for a trickle: each piece must come within ``limit`` seconds
+    of the last whole event (the socket's own timeout only bounds the wait for one piece)."""
 
-    A last line that arrived whole counts, though its newline did not: also when the
-    connection then fails (the failure is raised after it).
-    """
-    pending = b""
-    try:
-        for chunk in response.iter_bytes():
-            *lines, pending = (pending + chunk).split(b"\n")
-            for line in lines:
-                if (event := decode(line)) is not None:
-                    yield event
-    except httpx.TransportError:
-        if (event := decode(pending)) is not None:
-            yield event
-        raise
-    if (event := decode(pending)) is not None:
-        yield event
+    def __init__(self, stream: httpx.SyncByteStream, limit: float) -> None:
+        self.stream, self.limit = stream, limit
+        self.since = time.monotonic()
 
+    def restart(self) -> None:
+        """An event came: the wait for the next one starts now."""
+        self.since = time.monotonic()
 
-def decode(data: str | bytes) -> dict[str, Any] | None:
-    """One JSON payload as a dict, or ``None`` when it is not a JSON object."""
-    try:
-        value = orjson.loads(data)
-    except orjson.JSONDecodeError:
-        return None
-    return value if isinstance(value, dict) else None
+    def __iter__(self) -> Iterator[bytes]:
+        for piece in self.stream:
+            if time.monotonic() - self.since > self.limit:
+                raise Trickle(f"the provider sent no whole event for {self.limit:g} s")
+            yield piece
 
-
-def status_error(status: int, body: bytes | str, key_env: str) -> RequestError:
-    """A readable error for an HTTP status and (a bounded prefix of) its body."""
-    detail = _error_detail(body)
-    if status in (401, 403):
-        hint = f"check {key_env}" if key_env else "check the API key"
-        return RequestError(
-            "auth", f"authentication failed ({status}): {hint}. {detail}".strip(), status
-        )
-    if status == 429:
-        return RequestError(
-            "rate_limit", f"rate limited (429) after retries. {detail}".strip(), status
-        )
-    if status == 529 or "overloaded" in detail.lower():
-        return RequestError(
-            "overloaded", f"the provider is overloaded ({status}). {detail}".strip(), status
-        )
-    if status >= 500:
-        return RequestError("server", f"the provider failed ({status}). {detail}".strip(), status)
-    if status < 400:  # a redirect chit does not follow (a plain-http endpoint)
-        return RequestError(
-            "bad_request", f"the endpoint redirects ({status}): check --base-url", status
-        )
-    if status == 404:
-        return RequestError(
-            "not_found",
-            f"not found (404): check the model and --base-url. {detail}".strip(),
-            status,
-        )
-    return RequestError(
-        "bad_request", f"the provider refused the request ({status}). {detail}".strip(), status
-    )
-
-
-def _error_detail(body: bytes | str) -> str:
-    text = body.decode("utf-8", "replace") if isinstance(body, bytes) else body
-    data = decode(text)
-    message: object = None
-    if data is not None:
-        err = data.get("error", data)
-        message = err.get("message") if isinstance(err, dict) else err
-    if not isinstance(message, str) or not message:
-        message = text
-    return " ".join(message.split())[:300]
+    def close(self) -> None:
+        self.stream.close()

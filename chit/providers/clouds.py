@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 
-from chit.errors import BadInput, NoCredentials, ProviderFailed
+from chit.errors import BadInput, ChitError, NoCredentials
 from chit.providers.anthropic import AnthropicProvider
 from chit.providers.base import Sender, decode
 from chit.providers.openai_chat import OpenAIChatProvider
@@ -122,7 +122,7 @@ def vertex_client(endpoint: Endpoint) -> Any:
             "GOOGLE_APPLICATION_CREDENTIALS"
         ) from err
     except google.auth.exceptions.TransportError as err:
-        raise ProviderFailed(f"could not reach Google to sign in for vertex: {err}") from err
+        raise ChitError(f"could not reach Google to sign in for vertex: {err}") from err
     project = os.environ.get("ANTHROPIC_VERTEX_PROJECT_ID") or project
     if not project:
         raise NoCredentials("no Google Cloud project for vertex: set ANTHROPIC_VERTEX_PROJECT_ID")

@@ -24,8 +24,9 @@ from chit.providers.base import (
     Sender,
     function_tools,
     int_or_none,
-    ndjson_events,
 )
+from chit.providers.failures import context_error, context_refused
+from chit.providers.framing import ndjson_events
 from chit.providers.transport import Endpoint
 from chit.usage import Usage
 
@@ -143,7 +144,10 @@ class OllamaAccumulator(Accumulator):
         error = event.get("error")
         if error:
             said = error if isinstance(error, str) else orjson.dumps(error).decode()
-            self.end(Ended.ERROR, RequestError("server", f"Ollama reported an error: {said}"))
+            if context_refused(said):
+                self.end(Ended.ERROR, context_error(said))
+            else:
+                self.end(Ended.ERROR, RequestError("server", f"Ollama reported an error: {said}"))
             return []
         self.name_model(event.get("model"))
         out: list[Event] = []

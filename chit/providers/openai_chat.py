@@ -20,8 +20,8 @@ from chit.providers.base import (
     Sender,
     function_tools,
     int_or_none,
-    status_error,
 )
+from chit.providers.failures import context_error, context_refused, status_error
 from chit.providers.transport import Endpoint, StatusError
 from chit.usage import Usage
 
@@ -325,4 +325,6 @@ def _stream_error(error: object, key_env: str) -> RequestError:
         message = str(err)
     if status is not None and 400 <= status < 600:
         return status_error(status, message, key_env)
+    if context_refused(message, err.get("code"), err.get("type")):
+        return context_error(message)
     return RequestError("server", f"the provider reported an error mid-stream: {message}"[:400])

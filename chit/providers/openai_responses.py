@@ -14,17 +14,18 @@ A completed response has ``stop_reason`` ``completed``, the API's own status wor
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 from urllib.parse import urlsplit
 
 from chit.messages import Ended, Event, RequestError, ToolCall
 from chit.providers.base import Accumulator, HTTPProvider, PendingCall, Request, Sender, int_or_none
+from chit.providers.failures import context_error, context_refused
 from chit.providers.openai_chat import openai_endpoint
 from chit.providers.transport import Endpoint
 from chit.usage import Usage
 
 if TYPE_CHECKING:  # the SDK's request types check the body; nothing is imported at run time
-    from openai.types.responses import ResponseInputParam
+    from openai.types.responses import ResponseInputParam, ResponseOutputMessageParam
     from openai.types.responses.response_create_params import ResponseCreateParamsStreaming
 
 #: Events that end a response and carry its usage; ``response.done`` is the legacy name.
@@ -41,7 +42,6 @@ _ERROR_CODES = {
     "server_error": "server",
     "invalid_prompt": "bad_request",
     "invalid_request_error": "bad_request",
-    "context_length_exceeded": "bad_request",
 }
 
 
@@ -92,15 +92,23 @@ class OpenAIResponsesProvider(HTTPProvider):
 
 
 def _input(request: Request) -> ResponseInputParam:
-    """Provider-neutral messages as Responses input items (the system prompt is separate)."""
+    """Provider-neutral messages as Responses input items (the system prompt is separate),
+    each in its explicit typed form: OpenAI also takes the short ``{"role", "content"}``
+    form, but llama.cpp's server cannot tell what such an item is."""
     items: ResponseInputParam = []
     for message in request.messages:
         if message.role == "user":
-            items.append({"role": "user", "content": message.text})
+            items.append(
+                {
+                    "type": "message",
+                    "role": "user",
+                    "content": [{"type": "input_text", "text": message.text}],
+                }
+            )
         elif message.role == "assistant":
             # Reasoning is not sent back: with store off there is no item for it to refer to.
             if message.text:
-                items.append({"role": "assistant", "content": message.text})
+                items.append(_assistant_text(message.text))
             items.extend(
                 {"type": "function_call", "call_id": c.id, "name": c.name, "arguments": c.arguments}
                 for c in message.tool_calls
@@ -111,6 +119,18 @@ def _input(request: Request) -> ResponseInputParam:
                 for r in message.tool_results
             )
     return items
+
+
+def _assistant_text(text: str) -> ResponseOutputMessageParam:
+    # The SDK's type asks for an id, a status and annotations, which input does not need
+    # (with store off there is no stored item to name): OpenAI and llama.cpp take the
+    # message without them, as Codex sends it.
+    message = {
+        "type": "message",
+        "role": "assistant",
+        "content": [{"type": "output_text", "text": text}],
+    }
+    return cast("ResponseOutputMessageParam", message)
 
 
 class ResponsesAccumulator(Accumulator):
@@ -267,5 +287,7 @@ def _event_error(error: dict[str, Any]) -> RequestError:
     message = error.get("message")
     if not isinstance(message, str) or not message:
         message = "the response failed"
-    text = f"{code}: {message}" if code else message
-    return RequestError(_ERROR_CODES.get(code, "server"), " ".join(text.split())[:400])
+    text = " ".join((f"{code}: {message}" if code else message).split())[:400]
+    if context_refused(message, code):
+        return context_error(text)
+    return RequestError(_ERROR_CODES.get(code, "server"), text)

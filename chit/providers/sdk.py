@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import inspect
 import sys
-from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
+from collections.abc import Generator, Iterator
+from contextlib import AbstractContextManager, ExitStack, contextmanager
 from typing import TYPE_CHECKING, Any
 
 import httpx
@@ -23,7 +23,14 @@ import orjson
 from chit.errors import BadInput
 
 # The transport's bound on an error body, shared rather than written twice.
-from chit.providers.transport import MAX_ERROR_BODY, StatusError, Unreachable, _bounded_body
+from chit.messages import Retrying
+from chit.providers.transport import (
+    MAX_ERROR_BODY,
+    StatusError,
+    Tries,
+    Unreachable,
+    _bounded_body,
+)
 
 if TYPE_CHECKING:
     import httpx2
@@ -63,6 +70,15 @@ class SDKSender:
         """Close the client's connections, if chit made it."""
         if self.owned:
             self.client.close()
+
+    def open(
+        self, path: str, content: bytes, tries: Tries
+    ) -> Generator[Retrying, None, httpx.Response]:
+        """The open response of :meth:`post`, closing what the SDK opened when it closes.
+        The SDK retries by itself, announcing nothing; a try that timed out may have been
+        processed, so its cost is unknown."""
+        yield from ()  # the SDK announces no retries
+        return _opened(self.post(path, content), tries)
 
     @contextmanager
     def post(self, path: str, content: bytes) -> Iterator[httpx.Response]:
@@ -111,6 +127,13 @@ class OllamaSender:
     def close(self) -> None:
         """Nothing: the client is the user's to close."""
 
+    def open(
+        self, path: str, content: bytes, tries: Tries
+    ) -> Generator[Retrying, None, httpx.Response]:
+        """The open response of :meth:`post`, closed with it."""
+        yield from ()  # the SDK announces no retries
+        return _opened(self.post(path, content), tries)
+
     @contextmanager
     def post(self, path: str, content: bytes) -> Iterator[httpx.Response]:
         """POST ``content``; the open response once its status is a success."""
@@ -128,6 +151,37 @@ class OllamaSender:
             yield response
         finally:
             response.close()
+
+
+def _opened(post: AbstractContextManager[httpx.Response], tries: Tries) -> httpx.Response:
+    """Enter ``post`` and return its response, which exits ``post`` when it is closed."""
+    stack = ExitStack()
+    try:
+        response = stack.enter_context(post)
+    except Unreachable as err:
+        tries.unanswered = err.timed_out
+        raise
+    tries.answered = True
+    response.stream = _ClosingStream(response.stream, stack.close)
+    return response
+
+
+class _ClosingStream(httpx.SyncByteStream):
+    """A response body that runs ``on_close`` after closing."""
+
+    def __init__(self, stream: httpx.SyncByteStream | httpx.AsyncByteStream, on_close: Any):
+        assert isinstance(stream, httpx.SyncByteStream)
+        self._stream = stream
+        self._on_close = on_close
+
+    def __iter__(self) -> Iterator[bytes]:
+        return iter(self._stream)
+
+    def close(self) -> None:
+        try:
+            self._stream.close()
+        finally:
+            self._on_close()
 
 
 def sender_for(client: object, path: str) -> SDKSender | OllamaSender:

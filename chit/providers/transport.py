@@ -16,14 +16,15 @@ import math
 import random
 import ssl
 import time
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Generator, Mapping
 from dataclasses import dataclass
 from functools import cache
+from http import HTTPStatus
 
 import httpx
 
 from chit import __version__
+from chit.messages import Retrying
 
 #: The most of an error body chit reads (a gateway can answer with megabytes of HTML).
 MAX_ERROR_BODY = 64 * 1024
@@ -75,9 +76,12 @@ class StatusError(Exception):
 class Unreachable(Exception):
     """No response came: the connection failed or timed out, after the retries."""
 
-    def __init__(self, message: str, *, timed_out: bool) -> None:
+    def __init__(self, message: str, *, timed_out: bool, refused: bool = False) -> None:
         super().__init__(message)
         self.timed_out = timed_out
+        """No connection, or no answer, came in time."""
+        self.refused = refused
+        """No connection could be made (refused, a name that did not resolve)."""
 
 
 def retry_after(headers: Mapping[str, str]) -> float | None:
@@ -121,6 +125,28 @@ def retry_wait(retries_taken: int, headers: Mapping[str, str], first: float) -> 
     return backoff * (1 - 0.25 * random.random())
 
 
+@dataclass
+class Tries:
+    """What the tries of one request came to, for the bill.
+
+    A try the provider answered with an error status was billed nothing, and so was one
+    that never reached it (the connection refused, a name that did not resolve, no
+    connection in time). One it may have received without answering (no first byte, the
+    connection dropped after sending, Ctrl-C while waiting) may have been processed: its
+    cost is unknown, and so is the request's.
+    """
+
+    unanswered: bool = False
+    """A try may have reached the provider, and no answer came."""
+    answered: bool = False
+    """A try got a success status: its body says what was billed."""
+
+    @property
+    def billed_nothing(self) -> bool:
+        """No try can have been billed."""
+        return not (self.unanswered or self.answered)
+
+
 class Transport:
     """One provider's pooled HTTP client: POSTs JSON, retries, bounds error bodies."""
 
@@ -152,52 +178,91 @@ class Transport:
         """Close the pooled connections."""
         self._client.close()
 
-    @contextmanager
-    def post(self, path: str, content: bytes) -> Iterator[httpx.Response]:
-        """POST ``content`` and give the streaming response once its status is a success.
+    def open(
+        self, path: str, content: bytes, tries: Tries
+    ) -> Generator[Retrying, None, httpx.Response]:
+        """POST ``content``; return the streaming response once its status is a success,
+        and yield a :class:`Retrying` before each retry's wait (Ctrl-C may end the wait).
 
         Raises :class:`StatusError` for an error status and :class:`Unreachable` when no
-        response came, each after the retries. The body is the caller's to read; it is
-        closed on leaving.
+        response came, each after the retries; ``tries`` says what they may have cost. The
+        body is the caller's to read, and the response to close.
         """
-        response = self._send(path, content)
-        try:
-            # The status line came within first_byte_timeout; from here on each piece of the
-            # body may take up to read_timeout. httpcore reads the timeouts from the request's
-            # extensions when the body starts, so they can still change here.
-            extensions = response.request.extensions
-            extensions["timeout"] = {**extensions["timeout"], "read": self.endpoint.read_timeout}
-            yield response
-        finally:
-            response.close()
-
-    def _send(self, path: str, content: bytes) -> httpx.Response:
         retries = self.endpoint.max_retries
-        for retries_taken in range(retries + 1):
+        for taken in range(retries + 1):
             request = self._client.build_request("POST", path, content=content)
+            # Until an answer comes, the provider may be processing this try.
+            before, tries.unanswered = tries.unanswered, True
             try:
                 response = self._client.send(request, stream=True)
             except httpx.TransportError as err:
-                if retries_taken < retries:
-                    time.sleep(retry_wait(retries_taken, {}, self.endpoint.retry_delay))
-                    continue
-                timed_out = isinstance(err, httpx.TimeoutException)
-                what = "timed out" if timed_out else "failed"
-                message = f"connection to {self.base_url} {what}: {err}"
-                raise Unreachable(message, timed_out=timed_out) from err
-            if response.is_success:
-                return response
-            if retries_taken < retries and should_retry(response.status_code, response.headers):
+                if isinstance(err, _NOT_SENT):
+                    tries.unanswered = before
+                if taken == retries:
+                    raise self._unreachable(err, retries) from err
+                status, headers, reason = None, httpx.Headers(), self._failure(err)
+            else:
+                tries.unanswered = before
+                if response.is_success:
+                    tries.answered = True
+                    # The status line came within first_byte_timeout; from here on each piece
+                    # of the body may take up to read_timeout. httpcore reads the timeouts from
+                    # the request's extensions when the body starts, so they can still change.
+                    extensions = response.request.extensions
+                    read = {"read": self.endpoint.read_timeout}
+                    extensions["timeout"] = {**extensions["timeout"], **read}
+                    return response
+                status, headers = response.status_code, response.headers
+                if taken == retries or not should_retry(status, headers):
+                    try:
+                        body = _bounded_body(response)
+                    finally:
+                        response.close()
+                    raise StatusError(status, body)
                 response.close()
-                wait = retry_wait(retries_taken, response.headers, self.endpoint.retry_delay)
-                time.sleep(wait)
-                continue
-            try:
-                body = _bounded_body(response)
-            finally:
-                response.close()
-            raise StatusError(response.status_code, body)
+                reason = f"the provider answered {status} ({_phrase(status)})"
+            wait = retry_wait(taken, headers, self.endpoint.retry_delay)
+            yield Retrying(taken + 1, retries, wait, reason, status)
+            time.sleep(wait)
         raise AssertionError("unreachable: the last try returns or raises")
+
+    def _failure(self, err: httpx.TransportError) -> str:
+        """What went wrong when no response came, as a phrase."""
+        endpoint, url = self.endpoint, self.base_url
+        if isinstance(err, httpx.ConnectTimeout | httpx.PoolTimeout):
+            return f"could not connect to {url} within {endpoint.connect_timeout:g} s"
+        if isinstance(err, httpx.TimeoutException):
+            return f"no answer from {url} within {endpoint.first_byte_timeout:g} s"
+        if isinstance(err, httpx.ConnectError):
+            return f"could not connect to {url} ({err})"
+        return f"the connection to {url} failed before an answer ({_describe(err)})"
+
+    def _unreachable(self, err: httpx.TransportError, retries: int) -> Unreachable:
+        after = f" (after {retries} {'retry' if retries == 1 else 'retries'})" if retries else ""
+        return Unreachable(
+            self._failure(err) + after,
+            timed_out=isinstance(err, httpx.TimeoutException),
+            refused=isinstance(err, httpx.ConnectError),
+        )
+
+
+#: Failures that leave the request unsent: the provider never saw it.
+_NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
+
+
+def _phrase(status: int) -> str:
+    """What a status means, in a few lower-case words."""
+    if status == 529:
+        return "overloaded"  # Anthropic's own
+    try:
+        return HTTPStatus(status).phrase.lower()
+    except ValueError:
+        return "an error"
+
+
+def _describe(err: Exception) -> str:
+    """An exception as ``Type: message``, or its type when it says nothing."""
+    return f"{type(err).__name__}: {err}" if str(err) else type(err).__name__
 
 
 @cache
