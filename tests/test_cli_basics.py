@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 from helpers import CHIT
@@ -58,3 +60,18 @@ def test_bad_flags_give_one_line_and_status_2(args: list[str], needle: str) -> N
     assert needle in r.stderr
     assert "Traceback" not in r.stderr
     assert len(r.stderr.strip().splitlines()) == 1
+
+
+def test_options_may_stand_before_the_command_word(tmp_path: Path) -> None:
+    home = tmp_path / "elsewhere"
+    for argv in (
+        ["--home", str(home), "sessions", "--json"],
+        [f"--home={home}", "sessions", "--json"],
+        ["sessions", "--home", str(home), "--json"],
+    ):
+        r = subprocess.run([*CHIT, *argv], capture_output=True, text=True, timeout=60)
+        assert r.returncode == 0, r.stderr
+        assert json.loads(r.stdout) == []
+    # A prompt that happens to be a command word stays a prompt.
+    r = subprocess.run([*CHIT, "-p", "sessions"], capture_output=True, text=True, timeout=60)
+    assert "no provider configured" in r.stderr or "API key" in r.stderr

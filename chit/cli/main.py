@@ -174,13 +174,24 @@ def build_subparser(command: str) -> argparse.ArgumentParser:
     return p
 
 
+def _command_word(argv: Sequence[str]) -> int | None:
+    """Where ``usage`` or ``sessions`` stands, after any options the commands share
+    (``chit --home D sessions`` is ``chit sessions --home D``); ``None`` for a chat or -p."""
+    i = 0
+    while i < len(argv) and argv[i].startswith("--home"):
+        i += 1 if "=" in argv[i] else 2
+    return i if i < len(argv) and argv[i] in SUBCOMMANDS else None
+
+
 def run(argv: Sequence[str]) -> int:
     """Run the command line; returns the exit status. Errors are raised as ChitError."""
-    if argv and argv[0] in SUBCOMMANDS:
-        args = build_subparser(argv[0]).parse_args(argv[1:])
+    at = _command_word(argv)
+    if at is not None:
+        command = argv[at]
+        args = build_subparser(command).parse_args([*argv[:at], *argv[at + 1 :]])
         from chit.cli.reports import run_report
 
-        return run_report(argv[0], args)
+        return run_report(command, args)
     args = build_parser().parse_args(argv)
     if args.prompt is not None:
         from chit.cli.printmode import run_print

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 from chit.agent import Agent, Budget, Decision, ToolContext, default_tools
@@ -46,6 +47,10 @@ def build_agent(
     endpoint, model = choose(
         os.environ, args.provider or before[0], args.model or before[1], args.base_url
     )
+    if args.timeout is not None:
+        endpoint = replace(endpoint, first_byte_timeout=args.timeout, read_timeout=args.timeout)
+    # Connected before the session is touched: a missing extra or credential writes nothing.
+    provider = connect(endpoint)
     if session is None:
         session = Session.create(
             args.home, cwd=os.getcwd(), provider=endpoint.provider, model=model
@@ -60,7 +65,7 @@ def build_agent(
             max_tokens=budget.max_tokens,
         )
     agent = Agent(
-        provider=connect(endpoint),
+        provider=provider,
         endpoint=endpoint,
         model=model,
         journal=session,
@@ -68,8 +73,11 @@ def build_agent(
         permission=permission,
         budget=budget,
         max_requests=args.max_requests,
+        max_output_tokens=args.max_output_tokens,
         cache_ttl=args.cache_ttl,
-        tool_context=ToolContext(root=Path.cwd()),
+        tool_context=ToolContext(
+            root=Path.cwd(), allowed_reads=tuple(Path(p).expanduser() for p in args.allow_read)
+        ),
     )
     if loaded is not None:
         agent.state = loaded.state
