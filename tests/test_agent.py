@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 import wire
-from helpers import make_agent, run_turn
+from helpers import ctrl_c_raises, make_agent, run_turn
 from replay import ReplayServer, Reply
 
 from chit.agent import (
@@ -311,7 +311,8 @@ def test_ctrl_c_during_a_tool_stops_it(replay: ReplayServer, tmp_path: Path) -> 
             threading.Timer(0.3, signal.pthread_kill, (main, signal.SIGINT)).start()
 
     start = time.monotonic()
-    done = drain(agent.run("run it"), handle)
+    with ctrl_c_raises():
+        done = drain(agent.run("run it"), handle)
     assert time.monotonic() - start < 10
     assert done.ended is Ended.INTERRUPTED
     results = agent.state.messages[-1].tool_results

@@ -116,6 +116,10 @@ def test_the_journal_recovers_for_the_next_turn(replay: ReplayServer, tmp_path: 
 def chit_signals() -> Iterator[None]:
     """chit's signal handlers, as the command line installs them; Python's restored after."""
     saved = {s: signal.getsignal(s) for s in signals.ENDING}
+    # As an interactive shell starts chit: no signal ignored (a suite run in the background
+    # has SIGINT ignored, and install() leaves an ignored signal ignored).
+    for s in signals.ENDING:
+        signal.signal(s, signal.SIG_DFL if s != signal.SIGINT else signal.default_int_handler)
     signals.install()
     signals.rearm()
     try:

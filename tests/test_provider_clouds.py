@@ -151,11 +151,11 @@ def test_the_endpoints_timeouts_hold_through_the_sdk(aws: None, replay: ReplaySe
     )
     turn = ask(bedrock(replay, first_byte_timeout=0.3, read_timeout=3.0), BEDROCK_MODEL)
     assert (turn.ended, turn.text) == (Ended.COMPLETE, "ok")
-    # A first byte later than its timeout: the SDK's timeout, as chit's connection error.
+    # A first byte later than its timeout: the SDK's timeout, as chit's own timeout error.
     replay.queue(Reply(body=data, content_type=EVENT_STREAM, head_delay=1.0))
     turn = ask(bedrock(replay, first_byte_timeout=0.3), BEDROCK_MODEL)
     assert turn.ended is Ended.ERROR
-    assert turn.error is not None and turn.error.type == "connection"
+    assert turn.error is not None and turn.error.type == "timeout"
     assert f"connection to {replay.url} timed out" in turn.error.message
 
 

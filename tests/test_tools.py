@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 import wire
-from helpers import KEY, env_for, make_agent, run_turn
+from helpers import KEY, ctrl_c_raises, env_for, make_agent, run_turn
 from replay import ReplayServer, Reply
 
 from chit.agent import PermissionRequest, ToolContext, ToolDone, ToolFailed, default_tools
@@ -429,9 +429,9 @@ def test_ctrl_c_stops_a_running_command_and_its_children(work: Path) -> None:
     main = threading.main_thread().ident
     assert main is not None
     timer = threading.Timer(0.5, signal.pthread_kill, (main, signal.SIGINT))
-    timer.start()
     start = time.monotonic()
-    with pytest.raises(KeyboardInterrupt):
+    with ctrl_c_raises(), pytest.raises(KeyboardInterrupt):
+        timer.start()
         call("run_command", {"command": "sleep 30 & echo $! > child; wait"}, ToolContext(work))
     assert time.monotonic() - start < 5
     child = int((work / "child").read_text())

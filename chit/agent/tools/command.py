@@ -30,6 +30,9 @@ PROVIDER_KEYS = frozenset(
         "MISTRAL_API_KEY",
         "GROQ_API_KEY",
         "OPENROUTER_API_KEY",
+        "OLLAMA_API_KEY",
+        "AZURE_OPENAI_API_KEY",
+        "AZURE_OPENAI_AD_TOKEN",
     }
 )
 
