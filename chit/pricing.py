@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from chit.usage import Usage
+from chit.usage import Usage, add_known
 
 #: Providers whose price genai-prices knows under the same id.
 _PRICED_PROVIDERS = {
@@ -23,14 +23,6 @@ _PRICED_PROVIDERS = {
 }
 #: Providers of one service, priced as it whatever the endpoint (a gateway, a VPC endpoint).
 _PRICED_ANYWHERE = {"anthropic", "bedrock", "vertex", "azure"}
-
-
-def _add(a: Decimal | None, b: Decimal | None) -> Decimal | None:
-    if a is None:
-        return b
-    if b is None:
-        return a
-    return a + b
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,8 +44,8 @@ class Cost:
         if not isinstance(other, Cost):
             return NotImplemented
         return Cost(
-            _add(self.usd, other.usd),
-            _add(self.saved_usd, other.saved_usd),
+            add_known(self.usd, other.usd),
+            add_known(self.saved_usd, other.saved_usd),
             self.unpriced + other.unpriced,
             self.partial or other.partial,
             self.prices_version or other.prices_version,

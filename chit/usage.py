@@ -6,6 +6,8 @@ This module is the bottom of chit: it imports nothing else of chit.
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
+from decimal import Decimal
+from typing import TypeVar
 
 #: The five counted fields, in the order the spec and the JSON output list them.
 FIELDS = (
@@ -17,8 +19,13 @@ FIELDS = (
 )
 
 
-def _add(a: int | None, b: int | None) -> int | None:
-    # None is "no known contribution", the zero of this sum, so unknown never becomes 0.
+#: What :func:`add_known` sums: token counts, or amounts of money.
+N = TypeVar("N", int, Decimal)
+
+
+def add_known(a: N | None, b: N | None) -> N | None:
+    """``a + b`` where ``None`` is "no known contribution", the zero of this sum: unknown
+    never becomes 0 (token counts here, amounts of money in :mod:`chit.pricing`)."""
     if a is None:
         return b
     if b is None:
@@ -76,11 +83,11 @@ class Usage:
         if not isinstance(other, Usage):
             return NotImplemented
         return Usage(
-            _add(self.input_tokens, other.input_tokens),
-            _add(self.cache_read_tokens, other.cache_read_tokens),
-            _add(self.cache_write_tokens, other.cache_write_tokens),
-            _add(self.output_tokens, other.output_tokens),
-            _add(self.reasoning_tokens, other.reasoning_tokens),
+            add_known(self.input_tokens, other.input_tokens),
+            add_known(self.cache_read_tokens, other.cache_read_tokens),
+            add_known(self.cache_write_tokens, other.cache_write_tokens),
+            add_known(self.output_tokens, other.output_tokens),
+            add_known(self.reasoning_tokens, other.reasoning_tokens),
             self.input_unknown + other.input_unknown,
             self.output_unknown + other.output_unknown,
         )

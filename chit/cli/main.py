@@ -10,6 +10,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 from decimal import Decimal, InvalidOperation
+from typing import TypeVar
 
 from chit import __version__, signals
 from chit.errors import BadInput, ChitError
@@ -44,20 +45,21 @@ def _usd(text: str) -> Decimal:
 
 
 def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"must be positive, got {text!r}")
-    return value
+    return _positive(int, text, "a whole number")
 
 
 def _seconds(text: str) -> float:
+    return _positive(float, text, "a number of seconds")
+
+
+_Number = TypeVar("_Number", int, float)
+
+
+def _positive(kind: type[_Number], text: str, what: str) -> _Number:
     try:
-        value = float(text)
+        value = kind(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
+        raise argparse.ArgumentTypeError(f"not {what}: {text!r}") from None
     if not 0 < value < float("inf"):
         raise argparse.ArgumentTypeError(f"must be positive, got {text!r}")
     return value

@@ -122,6 +122,13 @@ def function_tools(tools: Sequence[ToolSpec]) -> list[ChatCompletionFunctionTool
     ]
 
 
+def cache_write_ttl(details: object) -> dict[str, Any]:
+    """OpenAI's split of cache writes by lifetime, from a usage object's input details
+    (``{"cache_write_ttl": {...}}``), or nothing."""
+    ttl = details.get("cache_write_tokens_details") if isinstance(details, dict) else None
+    return {"cache_write_ttl": ttl} if isinstance(ttl, dict) else {}
+
+
 def int_or_none(value: object) -> int | None:
     """A JSON integer, else ``None`` (``true`` is not a count)."""
     return value if isinstance(value, int) and not isinstance(value, bool) else None
@@ -144,6 +151,7 @@ class Accumulator:
         self.stop_reason: str | None = None
         self.raw_usage: list[dict[str, Any]] = []
         """The usage objects as received."""
+        self.service_tier: str | None = None
         self.ended: Ended | None = None
         self.error: RequestError | None = None
 
@@ -157,7 +165,10 @@ class Accumulator:
 
     def extras(self) -> dict[str, Any]:
         """What the provider said beyond the five counts."""
-        return {"raw_usage": self.raw_usage} if self.raw_usage else {}
+        extras: dict[str, Any] = {"raw_usage": self.raw_usage} if self.raw_usage else {}
+        if self.service_tier:
+            extras["service_tier"] = self.service_tier
+        return extras
 
     def finish(self) -> list[Event]:
         """The body ended cleanly; a response its format does not call whole was cut short."""

@@ -18,6 +18,7 @@ from chit.providers.base import (
     PendingCall,
     Request,
     Sender,
+    cache_write_ttl,
     function_tools,
     int_or_none,
 )
@@ -143,7 +144,6 @@ class ChatAccumulator(Accumulator):
         self.pending: dict[int, PendingCall] = {}
         """Tool calls being assembled, by index."""
         self.last_usage: dict[str, Any] | None = None
-        self.service_tier: str | None = None
 
     def take(self, event: dict[str, Any]) -> list[Event]:
         if self.ended is not None:
@@ -256,14 +256,8 @@ class ChatAccumulator(Accumulator):
             cost = self.last_usage.get("cost")
             if isinstance(cost, int | float) and not isinstance(cost, bool):
                 extras["provider_cost"] = str(cost)
-            details = self.last_usage.get("prompt_tokens_details")
-            ttl = details.get("cache_write_tokens_details") if isinstance(details, dict) else None
-            if isinstance(ttl, dict):
-                extras["cache_write_ttl"] = ttl
-        extras.update(super().extras())
-        if self.service_tier:
-            extras["service_tier"] = self.service_tier
-        return extras
+            extras.update(cache_write_ttl(self.last_usage.get("prompt_tokens_details")))
+        return {**extras, **super().extras()}
 
 
 def _usage_of(chunk: dict[str, Any]) -> dict[str, Any] | None:

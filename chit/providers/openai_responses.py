@@ -18,7 +18,15 @@ from typing import TYPE_CHECKING, Any, cast
 from urllib.parse import urlsplit
 
 from chit.messages import Ended, Event, RequestError, ToolCall
-from chit.providers.base import Accumulator, HTTPProvider, PendingCall, Request, Sender, int_or_none
+from chit.providers.base import (
+    Accumulator,
+    HTTPProvider,
+    PendingCall,
+    Request,
+    Sender,
+    cache_write_ttl,
+    int_or_none,
+)
 from chit.providers.failures import context_error, context_refused
 from chit.providers.openai_chat import openai_endpoint
 from chit.providers.transport import Endpoint
@@ -143,7 +151,6 @@ class ResponsesAccumulator(Accumulator):
         self.open_calls: dict[object, PendingCall] = {}
         """Function calls being streamed, by output index (or item id)."""
         self.final_usage: dict[str, Any] | None = None
-        self.service_tier: str | None = None
         self.finished = False
         """The terminal event has come."""
 
@@ -246,15 +253,8 @@ class ResponsesAccumulator(Accumulator):
         return Usage.reported() if self.final_usage is None else _normalize(self.final_usage)
 
     def extras(self) -> dict[str, Any]:
-        extras: dict[str, Any] = {}
         details = (self.final_usage or {}).get("input_tokens_details")
-        ttl = details.get("cache_write_tokens_details") if isinstance(details, dict) else None
-        if isinstance(ttl, dict):
-            extras["cache_write_ttl"] = ttl
-        extras.update(super().extras())
-        if self.service_tier:
-            extras["service_tier"] = self.service_tier
-        return extras
+        return {**cache_write_ttl(details), **super().extras()}
 
 
 def _key(event: dict[str, Any], item: dict[str, Any] | None = None) -> object:
