@@ -25,6 +25,8 @@ from chit.usage import Usage
 
 #: The widest a model name is shown before it is shortened in the middle.
 MODEL_WIDTH = 28
+#: ... in the sessions table, which has less room.
+_SESSION_MODEL = 20
 
 
 def plain_terminal() -> bool:
@@ -112,11 +114,22 @@ def _saved(cost: Cost) -> str:
     return f"{sign}${abs(cost.saved_usd):.6f}"
 
 
+def _table() -> Table:
+    """A table of chit's: a rule under the header, no frame, two spaces between columns."""
+    return Table(
+        box=box.SIMPLE_HEAD,
+        show_edge=False,
+        pad_edge=False,
+        collapse_padding=True,
+        header_style="bold",
+    )
+
+
 def usage_table(columns: Sequence[Column], heading: str, path: Path) -> RenderableType:
     """Usage side by side: rows input (all), of which cache read, cache write and uncached,
     output, of which reasoning, requests, cost (and per model when several served), the
     cache hit rate and what caching saved. Exact figures; fits 80 columns."""
-    table = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False, header_style="bold")
+    table = _table()
     table.add_column("", no_wrap=True, overflow="ellipsis", max_width=30)
     for c in columns:
         table.add_column(c.title, justify="right", no_wrap=True)
@@ -139,7 +152,8 @@ def usage_table(columns: Sequence[Column], heading: str, path: Path) -> Renderab
             table.add_row(f"  {short_model(m, 26)}", *cells, style="dim")
     row("cache hit rate", lambda c: _hit_rate(c.totals.usage))
     row("saved by caching", lambda c: _saved(c.totals.cost))
-    notes = [Text(heading, style="bold"), Text(str(path), style="dim", no_wrap=True)]
+    where = Text(str(path), style="dim", no_wrap=True, overflow="ellipsis")
+    notes = [Text(heading, style="bold"), where]
     session = columns[-1].totals
     if not session.usage.complete:
         u = session.usage
@@ -168,25 +182,23 @@ def _tokens(u: Usage) -> str:
 
 
 def sessions_table(infos: Sequence[SessionInfo]) -> RenderableType:
-    """Sessions newest first: id, when, models, turns, tokens, cost, file."""
+    """Sessions newest first: id, when, models, turns, tokens, cost (``--json`` has the
+    files); fits 80 columns."""
     if not infos:
         return Text("no sessions yet")
-    table = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False, header_style="bold")
+    table = _table()
     table.add_column("id", no_wrap=True)
     table.add_column("started", no_wrap=True)
-    table.add_column("models", no_wrap=True, overflow="ellipsis", max_width=MODEL_WIDTH)
-    table.add_column("turns", justify="right", no_wrap=True)
-    table.add_column("tokens", justify="right", no_wrap=True)
-    table.add_column("cost", justify="right", no_wrap=True)
-    table.add_column("file", no_wrap=True, overflow="ellipsis", ratio=1, min_width=8)
+    table.add_column("models", no_wrap=True, overflow="ellipsis", max_width=_SESSION_MODEL)
+    for name in ("turns", "tokens", "cost"):
+        table.add_column(name, justify="right", no_wrap=True)
     for i in infos:
         table.add_row(
             i.session_id[:8],
             (i.started or "?")[:16].replace("T", " "),
-            ", ".join(short_model(m) for m in i.models) or "-",
+            ", ".join(short_model(m, _SESSION_MODEL) for m in i.models) or "-",
             str(i.turns),
             _tokens(i.totals.usage),
             usd(i.totals.cost),
-            Path(i.path).name,
         )
     return table
