@@ -124,6 +124,7 @@ def test_resume_shows_the_last_exchange_and_usage_side_by_side(
     t = start(replay, tmp_path)
     t.type("first question\r")
     t.wait_for("first answer.")
+    t.settle()  # back at the prompt (keys typed while an answer streams wait for it)
     t.type("\x04")
     assert t.exit_status() == 0
 
@@ -138,6 +139,7 @@ def test_resume_shows_the_last_exchange_and_usage_side_by_side(
     assert "resumed · 1 turn(s) · 1,205 tokens" in screen
     t.type("second\r")
     t.wait_for("Second.")
+    t.settle()
     t.type("third\r")
     t.wait_for("Third.")
     t.wait_for("›")
@@ -180,6 +182,7 @@ def test_ctrl_c_mid_stream_comes_back_to_the_prompt_and_records_it(
     t.wait_for("›")
     t.type("go on\r")
     t.wait_for("still here")
+    t.settle()
     t.type("\x04")
     assert t.exit_status() == 0
     out = subprocess.run(
@@ -214,6 +217,7 @@ def test_history_is_redacted_and_private(replay: ReplayServer, tmp_path: Path) -
     t = start(replay, tmp_path)
     t.type(f"my key is {KEY} ok\r")
     t.wait_for("noted")
+    t.settle()
     t.type("\x04")
     assert t.exit_status() == 0
     history = tmp_path / "history"

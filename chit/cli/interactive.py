@@ -33,8 +33,6 @@ from chit.checkpoint import home_dir
 from chit.cli.render import footer, tokens_and_cost
 from chit.cli.repl.commands import Repl, descriptions, dispatch, is_command
 from chit.cli.repl.prompt import Toolbar, make_session
-from chit.cli.repl.stream import Answer, StreamView
-from chit.cli.repl.tools import ask, call_line, result_line
 from chit.cli.screen import make_console, short_model
 from chit.cli.setup import build_agent
 from chit.errors import BadInput, ChitError
@@ -53,6 +51,8 @@ def run_interactive(args: argparse.Namespace) -> int:
     questions: list[PromptSession[str]] = []
 
     def permission(call: ToolCall) -> Decision:
+        from chit.cli.repl.tools import ask
+
         if not questions:
             questions.append(PromptSession())
         return ask(console, questions[0], call, root)
@@ -102,6 +102,11 @@ def _loop(repl: Repl, prompt: PromptSession[str]) -> None:
 
 def run_turn(repl: Repl, line: str) -> None:
     """Send one message and draw the turn as it streams."""
+    # Markdown, highlighting and the live region load with the first answer, not before
+    # the first prompt.
+    from chit.cli.repl.stream import StreamView
+    from chit.cli.repl.tools import call_line, result_line
+
     console, agent = repl.console, repl.agent
     view = StreamView(console)
 
@@ -154,6 +159,8 @@ def _done(console: Console, done: TurnDone) -> None:
 
 def show_resumed(console: Console, agent: Agent) -> None:
     """The last exchange or two of a resumed session, and what the session holds."""
+    from chit.cli.repl.stream import Answer
+
     messages = agent.state.messages
     asked = [i for i, m in enumerate(messages) if m.role == "user" and m.text]
     for n, i in enumerate(asked[-2:]):

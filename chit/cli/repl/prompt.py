@@ -113,14 +113,15 @@ def context_window(agent: Agent) -> int | None:
 
 
 class Toolbar:
-    """The bottom toolbar. The context window is looked up in the background (genai-prices
-    takes a moment to load) and shows once known."""
+    """The bottom toolbar. The context window is looked up once a request has been made
+    (genai-prices, loaded by then to price it, knows it), in the background, so neither
+    the first prompt nor a keystroke waits for it."""
 
     def __init__(self, agent: Agent, on_change: Callable[[], None]) -> None:
         self.agent = agent
         self.window: int | None = None
         self._on_change = on_change
-        threading.Thread(target=self._look_up, daemon=True).start()
+        self._looking = False
 
     def _look_up(self) -> None:
         self.window = context_window(self.agent)
@@ -132,6 +133,9 @@ class Toolbar:
         agent = self.agent
         totals = agent.state.totals()
         parts = [short_model(agent.model)]
+        if agent.state.records and not self._looking:
+            self._looking = True
+            threading.Thread(target=self._look_up, daemon=True).start()
         if agent.state.records and self.window:
             u = agent.state.records[-1].response.usage
             used = (u.input_tokens or 0) + (u.output_tokens or 0)

@@ -23,6 +23,9 @@ from rich.text import Text
 
 #: A line that opens or closes a fenced code block.
 _FENCE = re.compile(r" {0,3}(`{3,}|~{3,})")
+#: Seconds between printings of finished blocks: each printing redraws the live region
+#: too, so a fast stream prints a few blocks at a time (the live region shows them meanwhile).
+_PRINT_EVERY = 0.1
 #: Reasoning lines kept on screen while it streams.
 _REASONING_LINES = 4
 
@@ -85,6 +88,7 @@ class StreamView:
         self._fence: str | None = None
         self._after_blank = False
         self._printed_blocks = 0
+        self._last_print = 0.0
         self._live: Live | None = None
         self._status = "thinking"
         self._started = time.monotonic()
@@ -120,7 +124,9 @@ class StreamView:
             return
         self.tail += delta
         self._status = "writing"
-        if "\n" in delta or self._after_blank:
+        now = time.monotonic()
+        if ("\n" in delta or self._after_blank) and now - self._last_print >= _PRINT_EVERY:
+            self._last_print = now
             self._print_finished_blocks()
 
     def reasoning(self, delta: str) -> None:
@@ -184,9 +190,8 @@ class StreamView:
     def _print_block(self, text: str) -> None:
         if not self.live_ok:
             return
-        if self._printed_blocks:
-            self.console.print()
-        self.console.print(_Trimmed(Answer(text)))
+        block = _Trimmed(Answer(text))
+        self.console.print(Group(Text(), block) if self._printed_blocks else block)
         self._printed_blocks += 1
 
     def _fold_reasoning(self) -> None:
