@@ -1,128 +1,230 @@
-"""The interactive terminal in a real pseudo-terminal, against the replay server."""
+"""The chat in a real pseudo-terminal against the replay server, read through a terminal
+emulator: what a person sees on the screen."""
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 from pathlib import Path
 
-import pexpect
 import wire
-from helpers import CHIT
+from helpers import CHIT, KEY, env_for
 from replay import ReplayServer, Reply
+from terminal import Terminal
 
-TIMEOUT = 15
-
-
-def spawn(replay: ReplayServer, home: Path, *args: str) -> pexpect.spawn:
-    env = {k: v for k, v in os.environ.items() if not k.endswith("_API_KEY")}
-    env.update(
-        CHIT_HOME=str(home), ANTHROPIC_API_KEY="test", TERM="xterm", PROMPT_TOOLKIT_NO_CPR="1"
-    )
-    child = pexpect.spawn(
-        CHIT[0],
-        [*CHIT[1:], "--provider", "anthropic", "--base-url", replay.url, *args],
-        env=env,
-        cwd=str(home),
-        dimensions=(40, 120),
-        encoding="utf-8",
-        timeout=TIMEOUT,
-    )
-    child.expect("/help for commands")
-    child.expect("›")
-    return child
+MARKDOWN = "## Plan\n\nSome **bold** text:\n\n- one\n- two\n\n```python\nprint(1)\n```\n\nDone."
+#: An SGR sequence that sets a colour (foreground, background, 256 or true colour).
+COLOUR = re.compile(rb"\x1b\[(?:[0-9;]*;)?(?:3[0-9]|4[0-9]|9[0-7]|10[0-7])(?:;[0-9;]*)?m")
 
 
-def test_chat_usage_help_and_exit(replay: ReplayServer, tmp_path: Path) -> None:
+def start(replay: ReplayServer, home: Path, *args: str, **kw: str) -> Terminal:
+    t = Terminal(replay, home, *args, **kw)
+    t.wait_for("/help for commands")
+    t.wait_for("›")
+    return t
+
+
+def lines_with(screen: str, needle: str) -> list[str]:
+    return [line for line in screen.splitlines() if needle in line]
+
+
+def test_answer_is_rendered_markdown_with_a_toolbar(replay: ReplayServer, tmp_path: Path) -> None:
     replay.queue(
         Reply(
-            body=wire.anthropic(
-                "Hello from the replay.", input_tokens=1200, cache_read=1000, output_tokens=7
-            )
+            body=wire.anthropic(MARKDOWN, input_tokens=1200, cache_read=1000, output_tokens=7),
+            chunk_size=50,
+            delay=0.01,
         )
     )
-    child = spawn(replay, tmp_path)
-    child.sendline("hi there")
-    child.expect("Hello from the replay.")
-    child.expect(r"2,207 tokens \(1,000 cached\)")
-    child.expect("›")
-    child.sendline("/help")
-    for name in ("/exit", "/help", "/usage"):
-        child.expect(name)
-    child.expect("›")
-    child.sendline("/nope")
-    child.expect("unknown command /nope: try /help")
-    child.sendline("/usage")
-    child.expect("2,200")  # the session's input tokens appear in the report
-    child.expect("›")
-    child.sendline("/exit")
-    child.expect(pexpect.EOF)
-    child.close()
-    assert child.exitstatus == 0
+    t = start(replay, tmp_path)
+    toolbar = t.settle().splitlines()[-1]
+    assert "claude-sonnet-4-5 · 0 tokens" in toolbar  # at the bottom before anything is sent
+    t.type("hi there\r")
+    screen = t.wait_for("2,207 tokens (1,000 cached) · $0.0040")
+    screen = t.settle()
+    answer = screen[screen.index("› hi there") : screen.index("2,207 tokens")]
+    for shown in ("Plan", "Some bold text:", "• one", "• two", "print(1)", "Done."):
+        assert shown in answer
+    for raw in ("##", "**", "```", "- one"):
+        assert raw not in answer
+    toolbar = screen.splitlines()[-1]
+    assert "claude-sonnet-4-5" in toolbar
+    assert "context 1% of 200k" in toolbar  # 2,207 of the model's 200,000 tokens
+    assert "2,207 tokens · $0.0040" in toolbar
+    # The code is highlighted: `print` is drawn in a colour of its own.
+    row = next(y for y, line in enumerate(screen.splitlines()) if "print(1)" in line)
+    x = screen.splitlines()[row].index("print")
+    assert t.screen.buffer[row][x].fg != t.screen.buffer[row][x + 6].fg
+    t.type("\x04")
+    assert t.exit_status() == 0
 
 
-def test_permission_prompt_and_resume(replay: ReplayServer, tmp_path: Path) -> None:
-    call = [("tu_1", "write_file", {"path": "out.txt", "content": "yes"})]
+def test_commands_any_case_leading_space_and_nearest(replay: ReplayServer, tmp_path: Path) -> None:
+    t = start(replay, tmp_path)
+    t.type(" /help\r")
+    t.wait_for("/thinking")
+    t.type("/USAGE\r")
+    t.wait_for("this run")
+    t.type("/usgae\r")
+    t.wait_for("unknown command /usgae: did you mean /usage?")
+    t.type("/us")  # the commands that fit show as one types; Tab takes the first
+    t.wait_for("/usage  Tokens and cost")
+    t.type("\t")
+    t.wait_for("› /usage")
+    t.type("\x03")  # Ctrl-C on a line with text clears it ...
+    t.type("\x03")  # ... then on the empty line asks to press it again ...
+    t.wait_for("press Ctrl-C again or Ctrl-D to leave")
+    t.type("\x03")  # ... and the second leaves
+    assert t.exit_status() == 0
+
+
+def test_a_diff_before_an_edit_and_the_edit_applied_on_yes(
+    replay: ReplayServer, tmp_path: Path
+) -> None:
+    (tmp_path / "app.py").write_text("def greet():\n    return 'hello'\n\nprint(greet())\n")
+    edit = {"path": "app.py", "old": "return 'hello'", "new": "return 'good day'"}
+    new = {"path": "notes.md", "content": "# Notes\n\nfirst line\nsecond line\n"}
     replay.queue(
-        Reply(body=wire.anthropic("", call)),
-        Reply(body=wire.anthropic("refused ok")),
-        Reply(body=wire.anthropic("", call)),
-        Reply(body=wire.anthropic("written")),
+        Reply(body=wire.anthropic("Changing it.", [("tu_1", "edit_file", edit)])),
+        Reply(body=wire.anthropic("", [("tu_2", "write_file", new)])),
+        Reply(body=wire.anthropic("All done.")),
     )
-    child = spawn(replay, tmp_path)
-    child.sendline("write it")
-    child.expect(r"allow write_file .*\? \[y/n/a\]")
-    child.sendline("n")
-    child.expect("refused ok")
-    assert not (tmp_path / "out.txt").exists()
-    child.sendline("write it again")
-    child.expect(r"allow write_file .*\? \[y/n/a\]")
-    child.sendline("y")
-    child.expect("written")
-    child.expect("›")
-    assert (tmp_path / "out.txt").read_text() == "yes"
-    child.sendeof()
-    child.expect(pexpect.EOF)
-    child.close()
-    assert child.exitstatus == 0
+    t = start(replay, tmp_path)
+    t.type("be polite\r")
+    screen = t.wait_for("Allow edit_file? [Y/n/a]")
+    assert "● edit_file app.py" in screen
+    rows = screen.splitlines()
+    minus = next(y for y, line in enumerate(rows) if line.startswith("-    return 'hello'"))
+    plus = next(y for y, line in enumerate(rows) if line.startswith("+    return 'good day'"))
+    assert t.screen.buffer[minus][0].fg == "red"
+    assert t.screen.buffer[plus][0].fg == "green"
+    assert " def greet():" in screen  # context around the change
+    t.type("\r")  # Enter is yes
+    screen = t.wait_for("Allow write_file? [Y/n/a]")
+    assert "replaced 1 occurrence(s)" in screen
+    assert (tmp_path / "app.py").read_text().startswith("def greet():\n    return 'good day'")
+    assert "new file notes.md · 4 lines" in screen
+    assert "first line" in screen
+    t.type("maybe\r")  # not an answer: asked again
+    t.wait_for("answer y (yes), n (no) or a (always, for this tool)")
+    t.type("\x04")  # Ctrl-D is no
+    t.wait_for("All done.")
+    screen = t.wait_for("the user refused permission")
+    assert not (tmp_path / "notes.md").exists()
+    t.type("/exit\r")
+    assert t.exit_status() == 0
 
-    replay.queue(Reply(body=wire.anthropic("back again")))
-    child = spawn(replay, tmp_path, "-c")
-    child.sendline("hello")
-    child.expect("back again")
-    roles = [m["role"] for m in replay.received[-1].json["messages"]]
-    assert len(roles) == 9  # the resumed conversation was sent
-    child.sendline("/exit")
-    child.expect(pexpect.EOF)
+
+def test_resume_shows_the_last_exchange_and_usage_side_by_side(
+    replay: ReplayServer, tmp_path: Path
+) -> None:
+    replay.queue(Reply(body=wire.anthropic("The **first** answer.", input_tokens=1200)))
+    t = start(replay, tmp_path)
+    t.type("first question\r")
+    t.wait_for("first answer.")
+    t.settle()  # back at the prompt (keys typed while an answer streams wait for it)
+    t.type("\x04")
+    assert t.exit_status() == 0
+
+    replay.queue(
+        Reply(body=wire.anthropic("Second.", input_tokens=300, output_tokens=20)),
+        Reply(body=wire.anthropic("Third.", input_tokens=40_000, cache_read=2, output_tokens=3)),
+    )
+    t = start(replay, tmp_path, "-c", cols=80)
+    screen = t.settle()
+    assert "› first question" in screen
+    assert "The first answer." in screen
+    assert "resumed · 1 turn(s) · 1,205 tokens" in screen
+    t.type("second\r")
+    t.wait_for("Second.")
+    t.settle()
+    t.type("third\r")
+    t.wait_for("Third.")
+    t.wait_for("›")
+    t.type("/usage\r")
+    screen = t.wait_for("saved by caching")
+    rows = {line.split("  ")[0].strip(): line.split() for line in screen.splitlines()}
+    assert screen.splitlines()[lines_index(screen, "this turn")].split() == [
+        "this",
+        "turn",
+        "this",
+        "run",
+        "session",
+    ]
+    assert rows["input (all)"][-3:] == ["40,002", "40,302", "41,502"]
+    assert rows["output"][-3:] == ["3", "23", "28"]
+    assert rows["requests"][-3:] == ["1", "2", "3"]
+    assert len(rows["cost"]) == 4  # exact dollars, three columns
+    assert all(len(line) <= 80 for line in screen.splitlines())
+    t.type("\x04")
+    assert t.exit_status() == 0
 
 
-def test_ctrl_c_stops_the_answer_and_keeps_the_session(
+def lines_index(screen: str, needle: str) -> int:
+    return next(i for i, line in enumerate(screen.splitlines()) if needle in line)
+
+
+def test_ctrl_c_mid_stream_comes_back_to_the_prompt_and_records_it(
     replay: ReplayServer, tmp_path: Path
 ) -> None:
     replay.queue(
-        Reply(body=wire.anthropic("slow words " * 300, input_tokens=50), chunk_size=60, delay=0.05)
+        Reply(body=wire.anthropic("slow words " * 300, input_tokens=50), chunk_size=60, delay=0.05),
+        Reply(body=wire.anthropic("still here")),
     )
-    child = spawn(replay, tmp_path)
-    child.sendline("talk")
-    child.expect("slow words")
-    child.sendintr()
-    child.expect("interrupted")
-    child.expect("›")
-    child.sendline("/exit")
-    child.expect(pexpect.EOF)
+    t = start(replay, tmp_path)
+    t.type("talk\r")
+    t.wait_for("slow words")
+    t.type("\x03")
+    screen = t.wait_for("· interrupted")
+    assert "Traceback" not in screen
+    t.wait_for("›")
+    t.type("go on\r")
+    t.wait_for("still here")
+    t.settle()
+    t.type("\x04")
+    assert t.exit_status() == 0
     out = subprocess.run(
         [*CHIT, "usage", "--json"],
         capture_output=True,
         text=True,
-        env={**os.environ, "CHIT_HOME": str(tmp_path)},
+        env=env_for(tmp_path),
         timeout=60,
     )
     report = json.loads(out.stdout)
-    assert report["requests"] == 1
-    assert report["usage"]["input_tokens"] == 50
-    assert report["usage"]["output_tokens"] is None  # cut short: never reported
-    assert report["unknown"] == {"input_tokens": 0, "output_tokens": 1}
+    assert report["requests"] == 2
+    assert report["unknown"] == {"input_tokens": 0, "output_tokens": 1}  # the cut one
+
+
+def test_no_color_gives_no_colour_codes(replay: ReplayServer, tmp_path: Path) -> None:
+    replay.queue(Reply(body=wire.anthropic(MARKDOWN)))
+    t = start(replay, tmp_path, NO_COLOR="1")
+    t.type("hi\r")
+    screen = t.wait_for("Done.")
+    t.settle()
+    assert "print(1)" in screen and "**" not in screen
+    t.type("/usage\r")
+    t.wait_for("saved by caching")
+    t.type("\x04")
+    assert t.exit_status() == 0
+    assert COLOUR.search(bytes(t.raw)) is None
+
+
+def test_history_is_redacted_and_private(replay: ReplayServer, tmp_path: Path) -> None:
+    tmp_path.chmod(0o755)  # an existing home too open: chit closes it
+    replay.queue(Reply(body=wire.anthropic("noted")))
+    t = start(replay, tmp_path)
+    t.type(f"my key is {KEY} ok\r")
+    t.wait_for("noted")
+    t.settle()
+    t.type("\x04")
+    assert t.exit_status() == 0
+    history = tmp_path / "history"
+    assert KEY not in history.read_text()
+    assert "my key is [redacted] ok" in history.read_text()
+    assert history.stat().st_mode & 0o777 == 0o600
+    assert tmp_path.stat().st_mode & 0o777 == 0o700
 
 
 def test_without_a_terminal_it_says_to_use_print_mode(tmp_path: Path) -> None:

@@ -71,9 +71,15 @@ def test_usage_by_prefix_path_and_text(home: Path) -> None:
     text = chit("usage", "--home", str(home))
     assert text.returncode == 0
     assert text.stdout.startswith(f"session {CORPUS_ID} · ")
-    (total,) = [line.split() for line in text.stdout.splitlines() if line.startswith("total")]
-    # model, turns, requests, input, cache read, cache write, output, reasoning, cost
-    assert total == ["total", "5", "6", "6,352", "3,458", "1,217", "273", "64", "≥", "$0.009121"]
+    # The table: a row per figure, the last turn's column, then the session's.
+    rows = {line[:18].strip(): line[18:].split() for line in text.stdout.splitlines()}
+    assert rows["input (all)"][-1] == "6,352"
+    assert rows["cache read"][-1] == "3,458"
+    assert rows["cache write"][-1] == "1,217"
+    assert rows["output"][-1] == "273"
+    assert rows["reasoning"][-1] == "64"
+    assert rows["requests"][-1] == "6"
+    assert rows["cost"][-2:] == ["≥", "$0.009121"]
 
 
 def test_sessions_json_newest_first(home: Path) -> None:
@@ -104,7 +110,6 @@ def test_sessions_json_newest_first(home: Path) -> None:
         "turns",
         "tokens",
         "cost",
-        "path",
     ]
     assert CORPUS_ID[:8] in text.stdout
 

@@ -1,15 +1,23 @@
-"""The interactive terminal: a prompt, streamed answers, and slash commands.
+"""The interactive chat: a prompt with a live toolbar, answers rendered as they stream,
+tools shown compactly with a diff before each edit, and slash commands.
 
-prompt-toolkit reads the line, rich draws the output; both are imported only here.
+The parts live in :mod:`chit.cli.repl`; this module runs the loop. Ctrl-C during an
+answer stops it (the loop records the request) and comes back to the prompt; Ctrl-C twice
+on an empty prompt, Ctrl-D, or ``/exit`` leaves.
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Callable
-from dataclasses import dataclass
+import termios
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+
+from prompt_toolkit import PromptSession
+from rich.console import Console
+from rich.text import Text
 
 from chit.agent import (
     Agent,
@@ -22,131 +30,169 @@ from chit.agent import (
     drain,
 )
 from chit.checkpoint import home_dir
-from chit.cli.render import footer, usage_text
+from chit.cli.render import footer, tokens_and_cost
+from chit.cli.repl.commands import Repl, descriptions, dispatch, is_command
+from chit.cli.repl.prompt import Toolbar, make_session
+from chit.cli.screen import make_console, short_model
 from chit.cli.setup import build_agent
-from chit.errors import BadInput, BudgetSpent
-from chit.messages import ReasoningDelta, TextDelta, ToolCall, ToolCallEvent
+from chit.errors import BadInput, ChitError
+from chit.messages import ReasoningDelta, Retrying, TextDelta, ToolCall, ToolCallEvent
 
-
-@dataclass
-class Repl:
-    """One interactive session: the agent, where to write, and whether to go on."""
-
-    agent: Agent
-    session_path: Path
-    write: Callable[[str], None]
-    running: bool = True
-
-
-Command = Callable[[Repl, str], None]
-COMMANDS: dict[str, Command] = {}
-
-
-def command(name: str) -> Callable[[Command], Command]:
-    """Register a slash command; its docstring is its line in ``/help``."""
-
-    def register(fn: Command) -> Command:
-        COMMANDS[name] = fn
-        return fn
-
-    return register
-
-
-@command("help")
-def _help(repl: Repl, arg: str) -> None:
-    """List the commands."""
-    for name, fn in sorted(COMMANDS.items()):
-        repl.write(f"/{name:<8} {(fn.__doc__ or '').strip()}\n")
-
-
-@command("usage")
-def _usage(repl: Repl, arg: str) -> None:
-    """Where the tokens and the money went: this session, by model, last turn."""
-    repl.write(usage_text(repl.agent.state.report(), repl.session_path))
-
-
-@command("exit")
-def _exit(repl: Repl, arg: str) -> None:
-    """Leave chit (the session stays on disk; resume it with chit -c)."""
-    repl.running = False
-
-
-def dispatch(repl: Repl, line: str) -> None:
-    """Run a slash command line."""
-    name, _, arg = line[1:].partition(" ")
-    fn = COMMANDS.get(name)
-    if fn is None:
-        repl.write(f"unknown command /{name}: try /help\n")
-    else:
-        fn(repl, arg.strip())
+#: Lines of an earlier answer shown when a session is resumed.
+RESUME_LINES = 12
 
 
 def run_interactive(args: argparse.Namespace) -> int:
-    """Run the REPL until /exit or end of input; returns the exit status."""
-    from prompt_toolkit import PromptSession
-    from prompt_toolkit.history import FileHistory
-
+    """Run the chat until it is left; returns the exit status."""
     if not sys.stdin.isatty():
         raise BadInput("chit needs a terminal for a chat: use chit -p PROMPT (or -p - for stdin)")
-    prompt_session: PromptSession[str] = PromptSession(
-        history=FileHistory(str(_history_file(home_dir(args.home))))
-    )
-
-    def write(text: str) -> None:
-        sys.stdout.write(text)
-        sys.stdout.flush()
+    console = make_console()
+    root = Path.cwd()
+    questions: list[PromptSession[str]] = []
 
     def permission(call: ToolCall) -> Decision:
-        answer = prompt_session.prompt(f"allow {call.name} {call.arguments[:200]}? [y/n/a] ")
-        return {"y": "yes", "a": "always"}.get(answer.strip().lower()[:1], "no")  # type: ignore[return-value]
+        from chit.cli.repl.tools import ask
+
+        if not questions:
+            questions.append(PromptSession())
+        return ask(console, questions[0], call, root)
 
     agent, session = build_agent(args, permission)
-    repl = Repl(agent, session.path, write)
-    write(f"chit · session {session.session_id[:8]} · {agent.model} · /help for commands\n")
-
-    def show(event: AgentEvent) -> None:
-        if isinstance(event, TextDelta):
-            write(event.text)
-        elif isinstance(event, ReasoningDelta):
-            write(f"\x1b[2m{event.text}\x1b[0m")
-        elif isinstance(event, ToolCallEvent):
-            write(f"\n→ {event.call.name} {event.call.arguments[:120]}\n")
-        elif isinstance(event, PermissionRequest):
-            event.answer(permission(event.call))
-        elif isinstance(event, ToolDone) and event.result.is_error:
-            write(f"  ✗ {event.result.content[:200]}\n")
-        elif isinstance(event, BudgetWarning):
-            write(f"\n! {event.describe()}\n")
-        elif isinstance(event, TurnDone):
-            write("\n")
-            if event.error is not None:
-                write(f"! {event.error.message}\n")
-            write(f"\x1b[2m{footer(event)}\x1b[0m\n")
-
     try:
-        while repl.running:
-            try:
-                line = prompt_session.prompt("› ")
-            except KeyboardInterrupt:
-                continue
-            except EOFError:
-                break
-            if not line.strip():
-                continue
-            if line.startswith("/"):
-                dispatch(repl, line.strip())
-                continue
-            try:
-                drain(agent.run(line), show)
-            except BudgetSpent as e:
-                write(f"! {e}\n")
+        repl = Repl(agent, console, session.path, len(agent.state.records), permission=permission)
+        toolbar = Toolbar(agent, on_change=lambda: prompt.app.invalidate())
+        history = home_dir(args.home) / "history"
+        prompt = make_session(history, descriptions(), root, toolbar)
+        console.print(
+            Text.assemble(
+                ("chit", "bold cyan"),
+                f" · session {session.session_id[:8]} · {short_model(agent.model)} · ",
+                ("/help for commands", "dim"),
+            )
+        )
+        if agent.state.messages:
+            show_resumed(console, agent)
+        _loop(repl, prompt)
     finally:
         agent.close()
     return 0
 
 
-def _history_file(home: Path) -> Path:
-    home.mkdir(parents=True, exist_ok=True, mode=0o700)
-    path = home / "history"
-    path.touch(mode=0o600, exist_ok=True)
-    return path
+def _loop(repl: Repl, prompt: PromptSession[str]) -> None:
+    interrupts = 0
+    while repl.running:
+        try:
+            line = prompt.prompt([("class:prompt", "› ")])
+        except KeyboardInterrupt:  # Ctrl-C on an empty line
+            interrupts += 1
+            if interrupts >= 2:
+                break
+            repl.console.print("press Ctrl-C again or Ctrl-D to leave", style="dim")
+            continue
+        except EOFError:
+            break
+        interrupts = 0
+        if not line.strip():
+            continue
+        if is_command(line):
+            dispatch(repl, line)
+            continue
+        run_turn(repl, line)
+
+
+def run_turn(repl: Repl, line: str) -> None:
+    """Send one message and draw the turn as it streams."""
+    # Markdown, highlighting and the live region load with the first answer, not before
+    # the first prompt.
+    from chit.cli.repl.stream import StreamView
+    from chit.cli.repl.tools import call_line, result_line
+
+    console, agent = repl.console, repl.agent
+    view = StreamView(console)
+
+    def show(event: AgentEvent) -> None:
+        if isinstance(event, TextDelta):
+            view.text(event.text)
+        elif isinstance(event, ReasoningDelta):
+            view.reasoning(event.text)
+        elif isinstance(event, ToolCallEvent):
+            view.pause()
+            console.print(call_line(event.call))
+            view.wait("working")
+        elif isinstance(event, PermissionRequest):
+            view.pause()
+            event.answer(repl.permission(event.call))
+        elif isinstance(event, ToolDone):
+            view.pause()
+            console.print(result_line(event))
+            view.wait()
+        elif isinstance(event, Retrying | BudgetWarning):
+            view.pause()
+            mark = "↻" if isinstance(event, Retrying) else "!"
+            console.print(f"{mark} {event.describe()}", style="yellow")
+            view.wait()
+        elif isinstance(event, TurnDone):
+            view.finish()
+            _done(console, event)
+
+    with _keys_unechoed():
+        try:
+            view.wait()
+            drain(agent.run(line), show)
+        except ChitError as e:  # the budget is spent, a cost budget on an unpriced model
+            view.finish()
+            console.print(f"! {e}", style="red")
+        except KeyboardInterrupt:  # before the turn started: nothing was sent
+            view.finish()
+            console.print("interrupted", style="dim")
+        finally:
+            view.finish()
+            repl.reasoning = view.reasoning_text or repl.reasoning
+
+
+def _done(console: Console, done: TurnDone) -> None:
+    if done.error is not None and done.error.type != "interrupted":
+        console.print(f"! {done.error.message}", style="red")
+    console.print(Text(footer(done), style="dim"))
+    console.print()
+
+
+def show_resumed(console: Console, agent: Agent) -> None:
+    """The last exchange or two of a resumed session, and what the session holds."""
+    from chit.cli.repl.stream import Answer
+
+    messages = agent.state.messages
+    asked = [i for i, m in enumerate(messages) if m.role == "user" and m.text]
+    for n, i in enumerate(asked[-2:]):
+        end = ([*asked[-2:], len(messages)])[n + 1]
+        console.print(Text("› " + messages[i].text.strip(), style="bold"), overflow="ellipsis")
+        answers = [m.text for m in messages[i + 1 : end] if m.role == "assistant" and m.text]
+        if answers:
+            lines = answers[-1].strip().splitlines()
+            console.print(Answer("\n".join(lines[:RESUME_LINES])))
+            if len(lines) > RESUME_LINES:
+                console.print(f"… {len(lines) - RESUME_LINES} more lines", style="dim")
+        console.print()
+    state = agent.state
+    console.print(
+        f"resumed · {state.turns} turn(s) · {tokens_and_cost(state.totals())}", style="dim"
+    )
+
+
+@contextmanager
+def _keys_unechoed() -> Iterator[None]:
+    """While an answer streams, keys typed are not echoed into it (they wait for the next
+    prompt); Ctrl-C still reaches chit as a signal."""
+    try:
+        fd = sys.stdin.fileno()
+        before = termios.tcgetattr(fd)
+    except (termios.error, ValueError, OSError):
+        yield
+        return
+    quiet = list(before)
+    quiet[3] &= ~termios.ECHO
+    termios.tcsetattr(fd, termios.TCSANOW, quiet)
+    try:
+        yield
+    finally:
+        termios.tcsetattr(fd, termios.TCSANOW, before)

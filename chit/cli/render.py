@@ -1,5 +1,5 @@
-"""Everything the command line shows: the footer, the JSON objects of spec/cli.md, the
-usage and session tables, warnings. Print mode, the reports and the chat all render here."""
+"""What print mode, the reports and the chat share without rich: the footer, the JSON
+objects of spec/cli.md, warnings. The tables are drawn with rich in :mod:`chit.cli.screen`."""
 
 from __future__ import annotations
 
@@ -12,14 +12,10 @@ import orjson
 from chit.checkpoint import SessionInfo
 from chit.errors import BadInput, BudgetSpent, ChitError, NoCredentials, SessionError
 from chit.messages import Ended
-from chit.pricing import Cost
 from chit.state import AgentState, Report, Totals
-from chit.usage import Usage
 
 if TYPE_CHECKING:  # annotations only: the reports run without the agent
     from chit.agent import TurnDone
-
-_COLUMNS = ("input", "cache read", "cache write", "output", "reasoning")
 
 
 def print_json(value: Any) -> None:
@@ -50,6 +46,8 @@ def footer(done: TurnDone) -> str:
 def tokens_and_cost(totals: Totals) -> str:
     """``13,579 tokens (12,100 cached) · $0.0123``; "at least" where a count is unknown."""
     u = totals.usage
+    if not u.complete and not u.total_tokens:
+        return "no usage reported"  # nothing known was billed: no "at least $0.0000"
     tokens = f"{u.total_tokens:,} tokens"
     if not u.complete:
         tokens = f"at least {tokens}"
@@ -123,66 +121,6 @@ def session_json(report: Report, path: Path) -> dict[str, Any]:
     }
 
 
-def _count(n: int | None) -> str:
-    return "?" if n is None else f"{n:,}"
-
-
-def _usd(cost: Cost) -> str:
-    if cost.usd is None:
-        return "unknown"
-    return ("≥ " if cost.partial else "") + f"${cost.usd:.6f}"
-
-
-def _row(name: str, turns: int, t: Totals) -> list[str]:
-    counts = [_count(n) for n in t.usage.counts().values()]
-    return [name, str(turns), str(t.requests), *counts, _usd(t.cost)]
-
-
-def _table(header: list[str], rows: list[list[str]], numbers: bool = True) -> str:
-    """Columns padded to their widest cell; with ``numbers`` all but the first right-aligned."""
-    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
-    lines = []
-    for row in [header, *rows]:
-        cells = [
-            c.rjust(w) if numbers and i else c.ljust(w)
-            for i, (c, w) in enumerate(zip(row, widths, strict=True))
-        ]
-        lines.append("  ".join(cells).rstrip())
-    return "\n".join(lines) + "\n"
-
-
-def _unknown_note(u: Usage) -> str:
-    if u.complete:
-        return ""
-    return (
-        f"not reported by the provider: input of {u.input_unknown} request(s), "
-        f"output of {u.output_unknown} (counts marked ? or summed without them)\n"
-    )
-
-
-def usage_text(report: Report, session_path: Path) -> str:
-    """The usage report as ``/usage`` and ``chit usage`` show it: by model, total, last turn."""
-    totals = report.totals
-    header = ["model", "turns", "requests", *_COLUMNS, "cost"]
-    rows = [
-        _row(m or "(model not recorded)", turns, t) for m, (turns, t) in report.by_model.items()
-    ]
-    rows.append(_row("total", report.turns, totals))
-    out = [f"session {report.session_id} · {session_path}\n", _table(header, rows)]
-    if report.last_turn is not None:
-        last, last_totals = report.last_turn
-        out.append(_table(header, [_row(f"last turn ({last})", 1, last_totals)]))
-    saved = totals.cost.saved_usd
-    if saved:
-        out.append(
-            f"prompt caching {'saved' if saved > 0 else 'cost an extra'} ${abs(saved):.6f}\n"
-        )
-    if totals.cost.unpriced:
-        out.append(f"{totals.cost.unpriced} request(s) have no known price\n")
-    out.append(_unknown_note(totals.usage))
-    return "".join(out)
-
-
 # --- chit sessions --------------------------------------------------------------------------
 
 
@@ -196,27 +134,3 @@ def info_json(i: SessionInfo) -> dict[str, Any]:
         **i.totals.to_json(),
         "session_file": str(i.path.absolute()),
     }
-
-
-def _tokens(u: Usage) -> str:
-    return ("≥ " if not u.complete else "") + f"{u.total_tokens:,}"
-
-
-def sessions_text(infos: list[SessionInfo]) -> str:
-    """Sessions as a plain table, newest first."""
-    if not infos:
-        return "no sessions yet\n"
-    header = ["id", "started", "models", "turns", "tokens", "cost", "path"]
-    rows = [
-        [
-            i.session_id[:8],
-            i.started or "?",
-            ", ".join(i.models) or "-",
-            str(i.turns),
-            _tokens(i.totals.usage),
-            _usd(i.totals.cost),
-            str(i.path),
-        ]
-        for i in infos
-    ]
-    return _table(header, rows, numbers=False)

@@ -1,4 +1,8 @@
-"""``chit usage`` and ``chit sessions``: figures read from session files; no model is called."""
+"""``chit usage`` and ``chit sessions``: figures read from session files; no model is called.
+
+The tables are drawn with rich (plain text when piped or with ``NO_COLOR``); ``--json``
+prints spec/cli.md's objects.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +10,7 @@ import argparse
 import sys
 
 from chit.checkpoint import find, latest_path, list_sessions, load
-from chit.cli.render import info_json, print_json, session_json, sessions_text, usage_text, warn
+from chit.cli.render import info_json, print_json, session_json, warn
 
 
 def run_report(command: str, args: argparse.Namespace) -> int:
@@ -18,8 +22,14 @@ def run_report(command: str, args: argparse.Namespace) -> int:
         report = loaded.report()
         if args.json:
             print_json(session_json(report, path))
-        else:
-            sys.stdout.write(usage_text(report, path))
+            return 0
+        from chit.cli.screen import Column, make_console, usage_table
+
+        records = loaded.state.records
+        last = [r for r in records if records and r.turn == records[-1].turn]
+        columns = [Column.of("last turn", last), Column.of("session", records)]
+        heading = f"session {report.session_id} · {report.turns} turn(s)"
+        make_console().print(usage_table(columns, heading, path))
         return 0
     problems: list[str] = []
     infos = list_sessions(args.home, problems)
@@ -28,5 +38,7 @@ def run_report(command: str, args: argparse.Namespace) -> int:
     if args.json:
         print_json([info_json(i) for i in infos])
     else:
-        sys.stdout.write(sessions_text(infos))
+        from chit.cli.screen import make_console, sessions_table
+
+        make_console().print(sessions_table(infos))
     return 0

@@ -1,0 +1,177 @@
+"""The input line: keys, completion, the history file (redacted, private) and the bottom
+toolbar (model, context used, the session's tokens and cost, budget left)."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterable, Mapping
+from decimal import Decimal
+from pathlib import Path
+
+from prompt_toolkit import PromptSession
+from prompt_toolkit.completion import CompleteEvent, Completer, Completion, PathCompleter
+from prompt_toolkit.document import Document
+from prompt_toolkit.formatted_text import FormattedText
+from prompt_toolkit.history import FileHistory
+from prompt_toolkit.key_binding import KeyBindings, KeyPressEvent
+from prompt_toolkit.styles import Style
+
+from chit.agent import Agent
+from chit.cli.screen import short_model
+from chit.credentials import redact_text
+from chit.pricing import genai_provider
+
+STYLE = Style.from_dict(
+    {
+        "prompt": "bold ansicyan",
+        "bottom-toolbar": "noreverse bg:ansiblack ansigray",
+        "bottom-toolbar.key": "ansiwhite",
+    }
+)
+
+
+class RedactedHistory(FileHistory):
+    """Prompt history on disk with every credential value replaced (a key pasted into the
+    prompt must not land in a file), in a file only its owner can read."""
+
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        path.parent.chmod(0o700)
+        path.touch(mode=0o600, exist_ok=True)
+        path.chmod(0o600)
+        super().__init__(str(path))
+
+    def store_string(self, string: str) -> None:
+        super().store_string(redact_text(string))
+
+
+class ChitCompleter(Completer):
+    """Slash commands at the start of the line; file paths in a word holding ``/``, or
+    starting with ``.``, ``~`` or ``@``."""
+
+    def __init__(self, commands: Mapping[str, str], root: Path) -> None:
+        self.commands = commands
+        self.paths = PathCompleter(expanduser=True, get_paths=lambda: [str(root)])
+
+    def get_completions(self, document: Document, event: CompleteEvent) -> Iterable[Completion]:
+        text = document.text_before_cursor.lstrip()
+        if text.startswith("/") and " " not in text:
+            typed = text[1:].lower()
+            for name, doc in self.commands.items():
+                if name.startswith(typed):
+                    yield Completion("/" + name, -len(text), display_meta=doc)
+            return
+        word = document.get_word_before_cursor(WORD=True).removeprefix("@")
+        if word and ("/" in word or word[0] in ".~"):
+            yield from self.paths.get_completions(Document(word), event)
+
+
+def key_bindings() -> KeyBindings:
+    """Enter sends; Alt-Enter, Esc-Enter or Ctrl-J add a line; Ctrl-C clears the line, or
+    on an empty line ends the prompt with ``KeyboardInterrupt`` (twice leaves chit)."""
+    kb = KeyBindings()
+
+    @kb.add("enter")
+    def _send(event: KeyPressEvent) -> None:
+        buffer = event.current_buffer
+        state = buffer.complete_state
+        if state is not None and state.current_completion is not None:
+            buffer.apply_completion(state.current_completion)
+            if not buffer.text.lstrip().startswith("/"):
+                return  # a path was completed: go on typing
+        buffer.validate_and_handle()
+
+    @kb.add("escape", "enter")
+    @kb.add("c-j")
+    def _newline(event: KeyPressEvent) -> None:
+        event.current_buffer.insert_text("\n")
+
+    @kb.add("c-c")
+    def _cancel(event: KeyPressEvent) -> None:
+        if event.current_buffer.text:
+            event.current_buffer.reset()
+        else:
+            event.app.exit(exception=KeyboardInterrupt())
+
+    return kb
+
+
+def context_window(agent: Agent) -> int | None:
+    """The model's context window in tokens, as genai-prices knows it (``None``: unknown)."""
+    from genai_prices import data_snapshot
+
+    provider_id, api_url = genai_provider(agent.endpoint.provider, agent.endpoint.base_url)
+    model = agent.state.records[-1].response.model_name if agent.state.records else agent.model
+    try:
+        _, info = data_snapshot.get_snapshot().find_provider_model(
+            model, None, provider_id, api_url
+        )
+    except LookupError:
+        return None
+    window = info.context_window
+    return window if isinstance(window, int) else None
+
+
+class Toolbar:
+    """The bottom toolbar. The context window is looked up once a request has been made
+    (genai-prices, loaded by then to price it, knows it), in the background, so neither
+    the first prompt nor a keystroke waits for it."""
+
+    def __init__(self, agent: Agent, on_change: Callable[[], None]) -> None:
+        self.agent = agent
+        self.window: int | None = None
+        self._on_change = on_change
+        self._looking = False
+
+    def _look_up(self) -> None:
+        self.window = context_window(self.agent)
+        if self.window is not None:
+            self._on_change()
+
+    def text(self) -> str:
+        """``claude-sonnet-4-5 · context 6% of 200k · 12,345 tokens · $0.0123 · $0.88 left``."""
+        agent = self.agent
+        totals = agent.state.totals()
+        parts = [short_model(agent.model)]
+        if agent.state.records and not self._looking:
+            self._looking = True
+            threading.Thread(target=self._look_up, daemon=True).start()
+        if agent.state.records and self.window:
+            u = agent.state.records[-1].response.usage
+            used = (u.input_tokens or 0) + (u.output_tokens or 0)
+            parts.append(f"context {used / self.window:.0%} of {self.window // 1000:,}k")
+        tokens = f"{totals.usage.total_tokens:,} tokens"
+        if not totals.usage.complete:
+            tokens = "≥ " + tokens
+        usd = totals.cost.usd
+        parts.append(tokens + ("" if usd is None else f" · ${usd:.4f}"))
+        budget = agent.budget
+        left = []
+        if budget.max_cost is not None:
+            left.append(f"${max(budget.max_cost - (usd or Decimal(0)), Decimal(0)):.4f}")
+        tokens_left = budget.tokens_left(totals)
+        if tokens_left is not None:
+            left.append(f"{tokens_left:,} tokens")
+        if left:
+            parts.append("budget " + " / ".join(left) + " left")
+        return " " + " · ".join(parts) + " "
+
+    def __call__(self) -> FormattedText:
+        return FormattedText([("class:bottom-toolbar", self.text())])
+
+
+def make_session(
+    history: Path, commands: Mapping[str, str], root: Path, toolbar: Toolbar | None
+) -> PromptSession[str]:
+    """The prompt of the chat."""
+    return PromptSession(
+        history=RedactedHistory(history),
+        multiline=True,
+        key_bindings=key_bindings(),
+        completer=ChitCompleter(commands, root),
+        complete_while_typing=True,
+        bottom_toolbar=toolbar,
+        prompt_continuation="  ",
+        style=STYLE,
+        enable_suspend=True,
+    )
