@@ -13,7 +13,7 @@ from typing import Any
 
 from chit.errors import ChitError
 from chit.pricing import genai_provider
-from chit.providers import Endpoint, configured, is_local
+from chit.providers import Endpoint, configured
 from chit.providers.local import Served, list_models, look
 
 #: Seconds to wait for a configured provider's list.
@@ -33,6 +33,7 @@ class Row:
     price_per_mtok: dict[str, str | None] | None
     """USD per million tokens as decimal strings; ``None`` when genai-prices has no price."""
     local: bool
+    """Found by looking on this machine, not configured."""
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -60,7 +61,7 @@ def run_models(args: argparse.Namespace) -> int:
             print(f"chit: warning: {endpoint.provider}: {err}", file=sys.stderr)
             continue
         listed.add(url)
-        rows += [_row(endpoint.provider, url, m, is_local(url)) for m in served]
+        rows += [_row(endpoint.provider, url, m, False) for m in served]
     for answer in look(env):  # a server that is not running is simply not listed
         server = answer.server
         wanted = args.provider is None or server.provider == args.provider

@@ -144,7 +144,7 @@ def choose(
                 break
     key = env.get(key_env)
     if not key:
-        if url and is_local(url):
+        if url and _is_local(url):
             key = "not-needed"  # local servers (vLLM, llama.cpp) take any key
         else:
             raise NoCredentials(f"no API key for {provider}: set {key_env} in the environment")
@@ -188,8 +188,9 @@ def _local(
         where = ", ".join(f"{a.server.name} at {a.server.url}" for a in looked)
         empty = [a.server for a in looked if a.error is None]
         raise NoCredentials(
-            f"{message}, or start a local model server: "
-            + (f"none serves a chat model ({where})" if where else "none looked for")
+            f"{message}, or start a local model server ("
+            + (f"looked for {where}" if where else "CHIT_LOCAL_SERVERS names none to look for")
+            + ")"
             + "".join(f"; {s.name} at {s.url} serves no chat model" for s in empty)
         )
     server, served = found
@@ -206,7 +207,7 @@ def configured(env: Mapping[str, str]) -> list[Endpoint]:
     endpoints: list[Endpoint] = []
     if env.get("ANTHROPIC_API_KEY"):
         endpoints.append(choose(env, "anthropic")[0])
-    if env.get("OPENAI_API_KEY") or is_local(env.get("OPENAI_BASE_URL") or ""):
+    if env.get("OPENAI_API_KEY") or _is_local(env.get("OPENAI_BASE_URL") or ""):
         endpoints.append(choose(env, "openai")[0])
     endpoints += [
         Endpoint("openai", c.base_url, env[c.key_env], c.key_env)
@@ -246,8 +247,7 @@ def _azure(env: Mapping[str, str], base_url: str | None) -> Endpoint:
     return Endpoint("azure", url, key, key_env)
 
 
-def is_local(url: str) -> bool:
-    """Whether a URL is on this machine (loopback)."""
+def _is_local(url: str) -> bool:
     from urllib.parse import urlsplit
 
     host = urlsplit(url).hostname or ""
