@@ -62,7 +62,8 @@ def run_models(args: argparse.Namespace) -> int:
             continue
         listed.add(url)
         rows += [_row(endpoint.provider, url, m, False) for m in served]
-    for answer in look(env):  # a server that is not running is simply not listed
+    # No local server speaks Anthropic's format; one that is not running is simply not listed.
+    for answer in look(env) if args.provider != "anthropic" else []:
         server = answer.server
         wanted = args.provider is None or server.provider == args.provider
         if wanted and answer.error is None and server.url not in listed:
