@@ -69,6 +69,7 @@ def _isolated(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("CLOUDSDK_CONFIG", str(tmp_path / "no-gcloud"))
     monkeypatch.setenv("NO_GCE_CHECK", "True")
     monkeypatch.setenv("CHIT_HOME", str(tmp_path / "chit-home"))
+    monkeypatch.setenv("CHIT_LOCAL_SERVERS", "")  # look for no local model server
 
 
 @pytest.fixture

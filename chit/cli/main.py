@@ -16,7 +16,7 @@ from chit import __version__, signals
 from chit.errors import BadInput, ChitError
 
 PROG = "chit"
-SUBCOMMANDS = ("usage", "sessions")
+SUBCOMMANDS = ("usage", "sessions", "models")
 #: ``--provider`` names (chit.providers.PROVIDERS, not imported here to start fast).
 PROVIDER_NAMES = (
     "anthropic",
@@ -169,6 +169,9 @@ def build_subparser(command: str) -> argparse.ArgumentParser:
     if command == "usage":
         p = _Parser(prog="chit usage", description="A session's usage report; no model call.")
         p.add_argument("session", nargs="?", help="id, unique id prefix or path (default: latest)")
+    elif command == "models":
+        p = _Parser(prog="chit models", description="Models served, with context and price.")
+        p.add_argument("--provider", choices=["anthropic", "openai", "ollama"])
     else:
         p = _Parser(prog="chit sessions", description="Sessions, newest first.")
     p.add_argument("--json", action="store_true", help="machine-readable output")
@@ -191,6 +194,10 @@ def run(argv: Sequence[str]) -> int:
     if at is not None:
         command = argv[at]
         args = build_subparser(command).parse_args([*argv[:at], *argv[at + 1 :]])
+        if command == "models":
+            from chit.cli.models import run_models
+
+            return run_models(args)
         from chit.cli.reports import run_report
 
         return run_report(command, args)

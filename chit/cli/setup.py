@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
@@ -45,7 +46,11 @@ def build_agent(
     # The provider and model the session last used, unless the flags say otherwise.
     before = loaded.model() if loaded is not None else (None, None)
     endpoint, model = choose(
-        os.environ, args.provider or before[0], args.model or before[1], args.base_url
+        os.environ,
+        args.provider or before[0],
+        args.model or before[1],
+        args.base_url,
+        on_local=lambda line: print(f"chit: {line}", file=sys.stderr),
     )
     if args.timeout is not None:
         endpoint = replace(endpoint, first_byte_timeout=args.timeout, read_timeout=args.timeout)

@@ -9,14 +9,23 @@ provider SDK imported; the clouds (:mod:`chit.providers.clouds`) and a user's ow
 from __future__ import annotations
 
 import importlib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 
 from chit.errors import BadInput, NoCredentials
 from chit.providers.base import Provider, Request
 from chit.providers.transport import Endpoint
 
-__all__ = ["PROVIDERS", "Endpoint", "Provider", "Request", "choose", "connect"]
+__all__ = [
+    "PROVIDERS",
+    "Endpoint",
+    "Provider",
+    "Request",
+    "choose",
+    "configured",
+    "connect",
+    "is_local",
+]
 
 #: provider name -> "module:class"
 PROVIDERS = {
@@ -88,10 +97,16 @@ def choose(
     provider: str | None = None,
     model: str | None = None,
     base_url: str | None = None,
+    *,
+    on_local: Callable[[str], None] | None = None,
 ) -> tuple[Endpoint, str]:
     """The endpoint and model to use: ``--provider``, else the model's name, else credentials.
 
-    Raises :class:`NoCredentials` (exit 2) naming the variables to set when nothing fits.
+    With ``on_local``, when nothing is configured, a model server found on this machine
+    (:mod:`chit.providers.local`) is used as ``--provider`` and ``--base-url`` would use it,
+    and ``on_local`` is given one line saying which server and model. Raises
+    :class:`NoCredentials` (exit 2) naming the variables to set (and the servers looked
+    for) when nothing fits.
     """
     provider = provider or env.get("CHIT_PROVIDER") or None
     if provider is not None and provider not in PROVIDERS:
@@ -102,6 +117,8 @@ def choose(
             provider = "azure"
     if provider is None:
         provider = _provider_from_credentials(env, base_url)
+    if provider is None:
+        return _local(env, model, on_local)
     model = model or env.get("CHIT_MODEL") or DEFAULT_MODELS[provider]
 
     if provider in _CLOUD_VARIABLES:  # the SDK and its auth library read the environment
@@ -134,7 +151,7 @@ def choose(
     return Endpoint(provider, url, key, key_env), model
 
 
-def _provider_from_credentials(env: Mapping[str, str], base_url: str | None) -> str:
+def _provider_from_credentials(env: Mapping[str, str], base_url: str | None) -> str | None:
     if env.get("ANTHROPIC_API_KEY"):
         return "anthropic"
     if env.get("OPENAI_API_KEY") or base_url or any(env.get(c.key_env) for c in _COMPATIBLE):
@@ -143,6 +160,13 @@ def _provider_from_credentials(env: Mapping[str, str], base_url: str | None) -> 
         return "azure"
     if env.get("OLLAMA_HOST"):
         return "ollama"
+    return None
+
+
+def _local(
+    env: Mapping[str, str], model: str | None, on_local: Callable[[str], None] | None
+) -> tuple[Endpoint, str]:
+    """Nothing configured: the first local server serving a chat model, if chit may look."""
     names = [
         "ANTHROPIC_API_KEY",
         "OPENAI_API_KEY",
@@ -150,10 +174,49 @@ def _provider_from_credentials(env: Mapping[str, str], base_url: str | None) -> 
         "AZURE_OPENAI_ENDPOINT",
         "OLLAMA_HOST",
     ]
-    raise NoCredentials(
+    message = (
         f"no provider configured: set one of {', '.join(names)} "
         "(or pass --provider ollama, bedrock or vertex)"
     )
+    if on_local is None:
+        raise NoCredentials(message)
+    from chit.providers.local import first_found, look
+
+    looked = look(env)
+    found = first_found(looked)
+    if found is None:
+        where = ", ".join(f"{a.server.name} at {a.server.url}" for a in looked)
+        empty = [a.server for a in looked if a.error is None]
+        raise NoCredentials(
+            f"{message}, or start a local model server ("
+            + (f"looked for {where}" if where else "CHIT_LOCAL_SERVERS names none to look for")
+            + ")"
+            + "".join(f"; {s.name} at {s.url} serves no chat model" for s in empty)
+        )
+    server, served = found
+    endpoint, chosen = choose(
+        env, server.provider, model or env.get("CHIT_MODEL") or served, server.url
+    )
+    on_local(f"no API key set; using {chosen} on {server.name} at {server.url}")
+    return endpoint, chosen
+
+
+def configured(env: Mapping[str, str]) -> list[Endpoint]:
+    """The endpoints the environment sets up with a key or an address (the clouds aside):
+    Anthropic, OpenAI, each OpenAI-compatible service, Ollama at ``OLLAMA_HOST``."""
+    endpoints: list[Endpoint] = []
+    if env.get("ANTHROPIC_API_KEY"):
+        endpoints.append(choose(env, "anthropic")[0])
+    if env.get("OPENAI_API_KEY") or _is_local(env.get("OPENAI_BASE_URL") or ""):
+        endpoints.append(choose(env, "openai")[0])
+    endpoints += [
+        Endpoint("openai", c.base_url, env[c.key_env], c.key_env)
+        for c in _COMPATIBLE
+        if env.get(c.key_env)
+    ]
+    if env.get("OLLAMA_HOST"):
+        endpoints.append(choose(env, "ollama")[0])
+    return endpoints
 
 
 def _azure_instead(env: Mapping[str, str], model: str, base_url: str | None) -> bool:
