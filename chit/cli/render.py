@@ -119,6 +119,7 @@ def session_json(report: Report, path: Path) -> dict[str, Any]:
         "session_id": report.session_id,
         "session_file": str(Path(path).absolute()),
         **_figures(report.turns, report.totals),
+        "prices_version": report.totals.cost.prices_version,
         "by_model": {m: _figures(turns, t) for m, (turns, t) in report.by_model.items()},
     }
 
