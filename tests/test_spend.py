@@ -85,3 +85,47 @@ def test_no_input_means_no_hit_rate_and_unpriced_means_no_saving(
     assert out["turn"]["cache_hit_rate"] is None
     assert out["turn"]["cache_saved_usd"] is None
     assert out["turn"]["cost_usd"] is None
+
+
+# --- slice 3: chit usage SESSION --requests -----------------------------------------------
+
+
+def test_requests_lists_each_request_with_its_counts_and_cost(
+    replay: ReplayServer, tmp_path: Path
+) -> None:
+    first = sonnet(replay, tmp_path, "-p", "hi", input_tokens=100, cache_read=2000)
+    sonnet(
+        replay, tmp_path, "-c", "-p", "more", input_tokens=50, output_tokens=7, stop="max_tokens"
+    )
+    rows = as_json(chit(tmp_path, "usage", first["session_id"], "--requests", "--json"))
+    assert [(r["turn"], r["ended"], r["truncated"]) for r in rows] == [
+        (1, "complete", False),
+        (2, "complete", True),
+    ]
+    assert {r["model"] for r in rows} == {"claude-sonnet-4-5-20250929"}
+    assert rows[0]["usage"] == {
+        "input_tokens": 2100,
+        "cache_read_tokens": 2000,
+        "cache_write_tokens": 0,
+        "output_tokens": 5,
+        "reasoning_tokens": 0,
+    }
+    assert rows[1]["usage"]["output_tokens"] == 7
+    # $3/M x 100 + $0.30/M x 2,000 + $15/M x 5; then $3/M x 50 + $15/M x 7.
+    assert [Decimal(r["cost_usd"]) for r in rows] == [Decimal("0.000975"), Decimal("0.000255")]
+    assert all(r["at"].endswith("Z") for r in rows)
+
+    text = chit(tmp_path, "usage", "--requests")  # the latest session
+    assert text.returncode == 0, text.stderr
+    lines = text.stdout.splitlines()
+    assert first["session_id"] in lines[0]
+    assert lines[1].split()[:3] == ["turn", "model", "ended"]
+    assert lines[2].split()[:5] == ["1", "claude-sonnet-4-5-20250929", "complete", "2,100", "2,000"]
+    assert lines[3].split()[2:4] == ["complete", "(cut)"]
+    assert lines[3].endswith("$0.000255")
+
+
+def test_requests_does_not_go_with_all(tmp_path: Path) -> None:
+    r = chit(tmp_path, "usage", "--all", "--requests")
+    assert r.returncode == 2
+    assert r.stderr.count("\n") == 1 and "--requests" in r.stderr

@@ -169,6 +169,15 @@ def build_subparser(command: str) -> argparse.ArgumentParser:
     if command == "usage":
         p = _Parser(prog="chit usage", description="A session's usage report; no model call.")
         p.add_argument("session", nargs="?", help="id, unique id prefix or path (default: latest)")
+        p.add_argument(
+            "--requests", action="store_true", help="one row per request: turn, model, counts, cost"
+        )
+        p.add_argument(
+            "--all", action="store_true", help="every session summed: by model, day and project"
+        )
+        p.add_argument(
+            "--since", metavar="WHEN", help="with --all: the last N days (7d) or from a UTC date"
+        )
     else:
         p = _Parser(prog="chit sessions", description="Sessions, newest first.")
     p.add_argument("--json", action="store_true", help="machine-readable output")
