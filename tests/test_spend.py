@@ -3,7 +3,10 @@ and ``chit usage --all``, with real chit processes and the replay server."""
 
 from __future__ import annotations
 
+import datetime as dt
+import functools
 import json
+import shutil
 import subprocess
 from decimal import Decimal
 from pathlib import Path
@@ -12,6 +15,9 @@ from typing import Any
 import wire
 from helpers import CHIT, KEY, env_for
 from replay import ReplayServer, Reply
+from sessionfiles import CORPUS, CORPUS_ID
+
+from chit.checkpoint import Session, sessions_dir
 
 
 def chit_p(replay: ReplayServer, home: Path, *args: str) -> subprocess.CompletedProcess[str]:
@@ -129,3 +135,77 @@ def test_requests_does_not_go_with_all(tmp_path: Path) -> None:
     r = chit(tmp_path, "usage", "--all", "--requests")
     assert r.returncode == 2
     assert r.stderr.count("\n") == 1 and "--requests" in r.stderr
+
+
+# --- slice 4: chit usage --all ------------------------------------------------------------
+
+
+def test_all_sums_every_session_once_by_model_day_and_project(
+    replay: ReplayServer, tmp_path: Path
+) -> None:
+    home, project = tmp_path / "home", tmp_path / "project"
+    project.mkdir()
+    folder = sessions_dir(home)
+    folder.mkdir(parents=True)
+    shutil.copyfile(CORPUS, folder / f"{CORPUS_ID}.jsonl")  # 6 requests on 2026-11-23
+    run = functools.partial(subprocess.run, capture_output=True, text=True, timeout=120)
+    args = [*CHIT, "--provider", "anthropic", "--base-url", replay.url, "--no-tools", "-p", "hi"]
+    env = env_for(home, ANTHROPIC_API_KEY=KEY)
+    # A session, then a fork of it (a copy of its lines) with one more request.
+    for resume in ((), ("-r", "fork")):
+        if resume:
+            session, _ = Session.latest(home)
+            fork = session.fork()
+            session.close()
+            fork.close()
+            resume = ("-r", fork.session_id)
+        replay.queue(Reply(wire.anthropic("ok", input_tokens=100, cache_read=2000)))
+        r = run([*args, *resume], cwd=project, env=env)
+        assert r.returncode == 0, r.stderr
+    assert len(list(folder.glob("*.jsonl"))) == 3
+
+    out = as_json(chit(home, "usage", "--all", "--json"))
+    assert (out["sessions"], out["requests"], out["since"]) == (3, 8, None)  # the fork's copy once
+    corpus = as_json(chit(home, "usage", CORPUS_ID, "--json"))
+    mine = Decimal("0.000975")  # each of the two -p requests (see the --requests test)
+    assert Decimal(out["cost_usd"]) == Decimal(corpus["cost_usd"]) + 2 * mine
+    assert out["usage"]["input_tokens"] == corpus["usage"]["input_tokens"] + 2 * 2100
+    assert out["unknown"] == corpus["unknown"]
+    saved = Decimal(corpus["cache_saved_usd"]) + 2 * Decimal("0.0054")
+    assert Decimal(out["cache_saved_usd"]) == saved
+    today = dt.datetime.now(dt.UTC).date().isoformat()
+    assert {d: f["requests"] for d, f in out["by_day"].items()} == {"2026-11-23": 6, today: 2}
+    projects = {p: f["requests"] for p, f in out["by_project"].items()}
+    assert projects == {"/home/user/project": 6, str(project): 2}
+    assert out["by_model"]["claude-sonnet-4-5-20250929"]["requests"] == 3 + 2
+    for group in ("by_day", "by_project", "by_model"):
+        assert sum(f["requests"] for f in out[group].values()) == 8
+        total = sum(Decimal(f["cost_usd"] or 0) for f in out[group].values())
+        assert total == Decimal(out["cost_usd"])
+
+    recent = as_json(chit(home, "usage", "--all", "--since", "2026-11-24", "--json"))
+    assert (recent["sessions"], recent["requests"]) == (2, 2)
+    assert Decimal(recent["cost_usd"]) == 2 * mine
+    assert list(recent["by_day"]) == [today]
+    assert as_json(chit(home, "usage", "--all", "--since", "3d", "--json"))["requests"] == 2
+
+    text = chit(home, "usage", "--all")
+    assert text.returncode == 0, text.stderr
+    assert text.stdout.startswith("3 session(s), 8 request(s)\n")
+    for heading in ("model", "day", "project"):
+        assert any(line.split()[:2] == [heading, "requests"] for line in text.stdout.splitlines())
+    assert "2026-11-23" in text.stdout and str(project) in text.stdout
+
+
+def test_a_since_that_is_no_time_is_one_line_and_exit_2(tmp_path: Path) -> None:
+    for bad in ("yesterday", "7", "2026-13-01", "-3d"):
+        r = chit(tmp_path, "usage", "--all", "--since", bad)
+        assert r.returncode == 2, bad
+        assert r.stdout == "" and r.stderr.count("\n") == 1 and "--since" in r.stderr
+    r = chit(tmp_path, "usage", "--since", "7d")
+    assert r.returncode == 2 and "--all" in r.stderr
+
+
+def test_all_with_no_sessions_is_zero(tmp_path: Path) -> None:
+    out = as_json(chit(tmp_path, "usage", "--all", "--json"))
+    assert (out["sessions"], out["requests"], out["cost_usd"], out["by_day"]) == (0, 0, None, {})

@@ -162,12 +162,12 @@ class Spend:
 
     @classmethod
     def of(cls, home: str | Path | None, since: dt.datetime | None) -> Spend:
-        """Read every session under ``home``; unreadable files are said so and skipped."""
-        spend = cls()
-        seen: set[bytes] = set()
+        """Read every session under ``home``; unreadable files are said so and skipped.
+
+        Sessions are counted oldest first, so a request a fork copied is its parent's."""
+        sessions: list[tuple[str, str, list[Dated]]] = []
         folder = sessions_dir(home)
-        paths = sorted(folder.glob("*.jsonl")) if folder.is_dir() else []
-        for path in paths:
+        for path in sorted(folder.glob("*.jsonl")) if folder.is_dir() else []:
             if path.name.startswith("."):
                 continue
             try:
@@ -176,10 +176,13 @@ class Spend:
                 print(f"chit: warning: skipped {e}", file=sys.stderr)
                 continue
             warn(path, loaded.warnings)
-            cwd = loaded.header.get("cwd")
+            created, cwd = loaded.header.get("created_at"), loaded.header.get("cwd")
             project = cwd if isinstance(cwd, str) and cwd else "(folder not recorded)"
+            sessions.append((created if isinstance(created, str) else "", project, dated(loaded)))
+        spend, seen = cls(), set[bytes]()
+        for _, project, requests in sorted(sessions, key=lambda s: s[0]):
             counted = False
-            for d in dated(loaded):
+            for d in requests:
                 if d.key in seen or (since is not None and (d.at is None or d.at < since)):
                     continue
                 seen.add(d.key)
