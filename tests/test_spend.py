@@ -209,3 +209,20 @@ def test_a_since_that_is_no_time_is_one_line_and_exit_2(tmp_path: Path) -> None:
 def test_all_with_no_sessions_is_zero(tmp_path: Path) -> None:
     out = as_json(chit(tmp_path, "usage", "--all", "--json"))
     assert (out["sessions"], out["requests"], out["cost_usd"], out["by_day"]) == (0, 0, None, {})
+
+
+# --- slice 5: chit sessions --json --------------------------------------------------------
+
+
+def test_sessions_json_names_the_parent_of_a_fork_and_the_working_folder(tmp_path: Path) -> None:
+    parent = Session.create(tmp_path, cwd="/work/app", provider="openai", model="gpt-4o-mini")
+    fork = parent.fork()
+    parent.close()
+    fork.close()
+    listed = {s["session_id"]: s for s in as_json(chit(tmp_path, "sessions", "--json"))}
+    assert (listed[parent.session_id]["forked_from"], listed[parent.session_id]["cwd"]) == (
+        None,
+        "/work/app",
+    )
+    assert listed[fork.session_id]["forked_from"] == parent.session_id
+    assert listed[fork.session_id]["cwd"] == "/work/app"

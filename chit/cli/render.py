@@ -196,6 +196,8 @@ def info_json(i: SessionInfo) -> dict[str, Any]:
         "turns": i.turns,
         **i.totals.to_json(),
         "session_file": str(i.path.absolute()),
+        "forked_from": i.forked_from,
+        "cwd": i.cwd,
     }
 
 

@@ -165,7 +165,7 @@ class Spend:
         """Read every session under ``home``; unreadable files are said so and skipped.
 
         Sessions are counted oldest first, so a request a fork copied is its parent's."""
-        sessions: list[tuple[str, str, list[Dated]]] = []
+        sessions: list[tuple[tuple[str, bool], str, list[Dated]]] = []
         folder = sessions_dir(home)
         for path in sorted(folder.glob("*.jsonl")) if folder.is_dir() else []:
             if path.name.startswith("."):
@@ -178,7 +178,9 @@ class Spend:
             warn(path, loaded.warnings)
             created, cwd = loaded.header.get("created_at"), loaded.header.get("cwd")
             project = cwd if isinstance(cwd, str) and cwd else "(folder not recorded)"
-            sessions.append((created if isinstance(created, str) else "", project, dated(loaded)))
+            # Created in the same second (a whole-second time): the parent before its fork.
+            when = (created if isinstance(created, str) else "", "forked_from" in loaded.header)
+            sessions.append((when, project, dated(loaded)))
         spend, seen = cls(), set[bytes]()
         for _, project, requests in sorted(sessions, key=lambda s: s[0]):
             counted = False
