@@ -55,8 +55,21 @@ class Totals:
             totals = totals.plus(record)
         return totals
 
+    @property
+    def cache_hit_rate(self) -> float | None:
+        """Cache reads over input tokens, of the requests that reported their input;
+        ``None`` when no input was reported (or it was 0)."""
+        inputs = self.usage.input_tokens
+        if not inputs:
+            return None
+        return round((self.usage.cache_read_tokens or 0) / inputs, 4)
+
     def to_json(self) -> dict[str, Any]:
-        """The shape of spec/cli.md: requests, usage (null = never reported), unknown, cost_usd."""
+        """The shape of spec/cli.md: requests, usage (null = never reported), unknown,
+        cost_usd, and the cache figures: ``cache_saved_usd`` is what the priced requests
+        would have cost at the uncached input rate minus what they cost (negative when
+        cache writes cost more than reads saved; null when nothing was priced)."""
+        saved = self.cost.saved_usd
         return {
             "requests": self.requests,
             "usage": self.usage.counts(),
@@ -65,6 +78,8 @@ class Totals:
                 "output_tokens": self.usage.output_unknown,
             },
             "cost_usd": self.cost.usd_str(),
+            "cache_hit_rate": self.cache_hit_rate,
+            "cache_saved_usd": None if saved is None else f"{saved:.6f}",
         }
 
 

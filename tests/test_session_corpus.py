@@ -176,6 +176,9 @@ def test_figures_by_model() -> None:
         },
         "unknown": {"input_tokens": 0, "output_tokens": 1},
         "cost_usd": "0.007106",
+        "cache_hit_rate": round(2434 / 3840, 4),
+        # 2,434 reads save $2.70/M, 1,217 writes cost $0.75/M more.
+        "cache_saved_usd": "0.005659",
     }
     assert claude.cost.usd == Decimal("0.00710595")
     failed = by_model["gpt-4o-mini"]

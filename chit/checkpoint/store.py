@@ -128,6 +128,10 @@ class SessionInfo:
     """Every request it made."""
     path: Path
     """The session file."""
+    forked_from: str | None = None
+    """The parent's id, when the session is a fork."""
+    cwd: str | None = None
+    """The working folder it was started in, as its header says."""
 
 
 def list_sessions(home: str | Path | None, problems: list[str] | None = None) -> list[SessionInfo]:
@@ -167,6 +171,8 @@ def summary(path: Path) -> SessionInfo:
         tab.turn,
         tab.totals,
         path,
+        get_opt_str(header, "forked_from"),
+        get_opt_str(header, "cwd"),
     )
 
 

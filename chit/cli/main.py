@@ -74,7 +74,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = _Parser(
         prog=PROG,
         description="A terminal AI agent that keeps an exact tab of every token it spends.",
-        epilog="Other commands: 'chit usage [SESSION] [--json]', 'chit sessions [--json]'.",
+        epilog="Other commands: 'chit usage [SESSION] [--requests] [--json]', "
+        "'chit usage --all [--since 7d|DATE] [--json]', 'chit sessions [--json]', "
+        "'chit models [--provider P] [--json]'.",
     )
     p.add_argument("--version", action="version", version=f"chit {__version__}")
     p.add_argument(
@@ -165,10 +167,23 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def build_subparser(command: str) -> argparse.ArgumentParser:
-    """The parser for ``chit usage`` and ``chit sessions``."""
+    """The parser for ``chit usage``, ``chit sessions`` and ``chit models``."""
     if command == "usage":
-        p = _Parser(prog="chit usage", description="A session's usage report; no model call.")
+        p = _Parser(
+            prog="chit usage",
+            description="Where the tokens and the money went: a session's report, its requests "
+            "(--requests), or every session summed (--all); no model call.",
+        )
         p.add_argument("session", nargs="?", help="id, unique id prefix or path (default: latest)")
+        p.add_argument(
+            "--requests", action="store_true", help="one row per request: turn, model, counts, cost"
+        )
+        p.add_argument(
+            "--all", action="store_true", help="every session summed: by model, day and project"
+        )
+        p.add_argument(
+            "--since", metavar="WHEN", help="with --all: the last N days (7d) or from a UTC date"
+        )
     elif command == "models":
         p = _Parser(prog="chit models", description="Models served, with context and price.")
         p.add_argument("--provider", choices=["anthropic", "openai", "ollama"])

@@ -117,6 +117,7 @@ def session_json(report: Report, path: Path) -> dict[str, Any]:
         "session_id": report.session_id,
         "session_file": str(Path(path).absolute()),
         **_figures(report.turns, report.totals),
+        "prices_version": report.totals.cost.prices_version,
         "by_model": {m: _figures(turns, t) for m, (turns, t) in report.by_model.items()},
     }
 
@@ -133,4 +134,6 @@ def info_json(i: SessionInfo) -> dict[str, Any]:
         "turns": i.turns,
         **i.totals.to_json(),
         "session_file": str(i.path.absolute()),
+        "forked_from": i.forked_from,
+        "cwd": i.cwd,
     }

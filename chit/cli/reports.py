@@ -15,6 +15,10 @@ from chit.cli.render import info_json, print_json, session_json, warn
 
 def run_report(command: str, args: argparse.Namespace) -> int:
     """Print a report; returns the exit status."""
+    if command == "usage" and (args.all or args.requests or args.since is not None):
+        from chit.cli.spend import run_spend
+
+        return run_spend(args)
     if command == "usage":
         path = latest_path(args.home) if args.session is None else find(args.session, args.home)
         loaded = load(path, messages=False)

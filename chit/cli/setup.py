@@ -10,7 +10,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from chit.agent import Agent, Budget, Decision, ToolContext, default_tools
-from chit.checkpoint import Loaded, Session
+from chit.checkpoint import Loaded, Session, home_dir
 from chit.cli.render import warn
 from chit.messages import ToolCall
 from chit.providers import choose, connect
@@ -54,6 +54,7 @@ def build_agent(
     )
     if args.timeout is not None:
         endpoint = replace(endpoint, first_byte_timeout=args.timeout, read_timeout=args.timeout)
+    endpoint = replace(endpoint, home=home_dir(args.home))
     # Connected before the session is touched: a missing extra or credential writes nothing.
     provider = connect(endpoint)
     if session is None:

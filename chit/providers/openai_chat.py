@@ -8,6 +8,7 @@ non-null usage object, never summed.
 
 from __future__ import annotations
 
+from collections.abc import Generator
 from typing import TYPE_CHECKING, Any, TypeGuard
 from urllib.parse import urlsplit
 
@@ -23,6 +24,7 @@ from chit.providers.base import (
     int_or_none,
 )
 from chit.providers.failures import context_error, context_refused, status_error
+from chit.providers.remembered import Remembered
 from chit.providers.transport import Endpoint, StatusError
 from chit.usage import Usage
 
@@ -47,12 +49,28 @@ class OpenAIChatProvider(HTTPProvider):
         host = urlsplit(base_url).hostname or ""
         self._official = host == "api.openai.com"
         self._azure = host.endswith(".openai.azure.com")
-        # Parameters a server refused once are not sent to this endpoint again.
-        self._send_stream_options = True
+        # Parameters a server refused once are not sent to this endpoint again; a refusal
+        # of stream_options is also remembered between runs (chit.providers.remembered).
+        self._remembered = Remembered(endpoint.home, base_url)
+        self._options_from_memory = self._remembered.refuses("stream_options")
+        self._send_stream_options = not self._options_from_memory
         self._send_cache_key = self._official
+        self._acc: ChatAccumulator | None = None
 
     def accumulator(self) -> ChatAccumulator:
-        return ChatAccumulator(self.endpoint.api_key_env)
+        self._acc = ChatAccumulator(self.endpoint.api_key_env)
+        return self._acc
+
+    def stream(self, request: Request) -> Generator[Event, None, None]:
+        """The request's events; then what it showed of ``stream_options`` is remembered:
+        accepted, the refusal is forgotten; left out from memory and no usage came back,
+        the refusal is forgotten too, so that the next run asks again."""
+        yield from super().stream(request)
+        acc = self._acc
+        if acc is None or acc.ended is not Ended.COMPLETE:
+            return
+        if self._send_stream_options or (self._options_from_memory and acc.last_usage is None):
+            self._remembered.forget("stream_options")
 
     def body(self, request: Request) -> CompletionCreateParamsStreaming:
         """The request body.
@@ -85,6 +103,8 @@ class OpenAIChatProvider(HTTPProvider):
         text = error.body.decode("utf-8", "replace")
         if self._send_stream_options and ("stream_options" in text or "include_usage" in text):
             self._send_stream_options = False
+            self._options_from_memory = False
+            self._remembered.refused("stream_options")
             return True
         if self._send_cache_key and "prompt_cache_key" in text:
             self._send_cache_key = False

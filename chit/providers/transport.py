@@ -20,6 +20,7 @@ from collections.abc import Generator, Mapping
 from dataclasses import dataclass
 from functools import cache
 from http import HTTPStatus
+from pathlib import Path
 
 import httpx
 
@@ -57,6 +58,8 @@ class Endpoint:
     retry_delay: float = 0.5
     """The first backoff wait in seconds (the SDKs' ``INITIAL_RETRY_DELAY``), doubled each
     retry up to ``MAX_RETRY_DELAY``."""
+    home: Path | None = None
+    """chit's home, where what was learned about endpoints is kept (``None``: nothing is)."""
 
     def __repr__(self) -> str:
         # Never let the key reach a log, a traceback or a session file through repr().
