@@ -14,7 +14,8 @@ from pathlib import Path
 
 import orjson
 import pytest
-from helpers import env_for
+from helpers import CHIT, KEY, env_for
+from replay import ReplayServer
 from sessionfiles import new_session, read_alike, turn
 
 from chit.checkpoint import FileOps, Session, list_sessions, load
@@ -137,7 +138,7 @@ def test_this_process_is_the_writer_and_keeps_the_lock_until_its_last_close(
 
 
 def test_a_busy_session_forks_without_its_lock(tmp_path: Path) -> None:
-    parent, state = new_session(tmp_path, turns=2)
+    parent, _ = new_session(tmp_path, turns=2)
     parent.close()
     before = parent.path.read_bytes()
     with holder(parent.path, tmp_path):
@@ -209,3 +210,23 @@ def test_latest_names_the_holder_of_the_latest_session(tmp_path: Path) -> None:
     with holder("latest", tmp_path) as child:
         message = try_open("latest", tmp_path)
         assert message.startswith("SessionBusy") and f"pid {child.pid}" in message
+
+
+def test_chit_on_a_busy_session_says_so_in_one_line(tmp_path: Path, replay: ReplayServer) -> None:
+    s, _ = new_session(tmp_path, turns=1)
+    s.close()
+    before = s.path.read_bytes()
+    with holder(s.path, tmp_path) as child:
+        for how in (["-c"], ["-r", s.session_id[:8]]):
+            r = subprocess.run(
+                [*CHIT, "--provider", "anthropic", "--base-url", replay.url, *how, "-p", "hi"],
+                env=env_for(tmp_path, ANTHROPIC_API_KEY=KEY),
+                capture_output=True,
+                text=True,
+                timeout=60,
+            )
+            assert r.returncode == 2
+            (line,) = r.stderr.splitlines()
+            assert f"pid {child.pid}" in line and "--fork" in line
+    assert replay.received == []  # nothing was sent
+    assert s.path.read_bytes() == before

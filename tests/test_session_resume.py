@@ -12,7 +12,7 @@ from pathlib import Path
 import orjson
 from sessionfiles import new_session, read_alike, turn
 
-from chit.checkpoint import Session, load, sessions_dir
+from chit.checkpoint import Session, sessions_dir
 from chit.checkpoint.store import last_sealed
 from chit.messages import Message
 from chit.state import AgentState
@@ -121,7 +121,7 @@ def test_a_new_session_appears_with_its_first_line(tmp_path: Path) -> None:
 
 
 def test_a_rewind_writes_what_waits_before_it(tmp_path: Path) -> None:
-    s, state = new_session(tmp_path, turns=2)
+    s, _ = new_session(tmp_path, turns=2)
     s.append_event("note", text="kept")
     rewound = s.rewind(1)
     assert rewound is not None and len(rewound.messages) == 2
