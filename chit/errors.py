@@ -27,3 +27,7 @@ class BudgetSpent(ChitError):
     """The session's cost or token budget was spent before the turn could run."""
 
     exit_code = 3
+
+
+class SessionBusy(BadInput):
+    """Another process is writing the session (it holds the session file's lock)."""

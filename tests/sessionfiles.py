@@ -42,8 +42,10 @@ def turn(session: Session, state: AgentState, n: int, *, model: str = "gpt-4o-mi
 
 
 def new_session(home: Path, turns: int = 0, ops: FileOps = OS_OPS) -> tuple[Session, AgentState]:
-    """A new session in ``home`` with ``turns`` finished turns."""
+    """A new session in ``home`` with ``turns`` finished turns, on disk (its header alone
+    when ``turns`` is 0)."""
     s = Session.create(home, cwd="/work", provider="openai", model="gpt-4o-mini", ops=ops)
+    s.flush()
     state = AgentState(session_id=s.session_id)
     for n in range(1, turns + 1):
         turn(s, state, n)

@@ -9,14 +9,19 @@ from __future__ import annotations
 
 import errno
 import os
+from decimal import Decimal
 from pathlib import Path
 
+import orjson
 import pytest
 from sessionfiles import new_session, read_alike, turn
 
 from chit.checkpoint import FileOps, JournalWriteError, Session, load, sessions_dir
 from chit.checkpoint.store import last_sealed
-from chit.state import AgentState
+from chit.messages import AssistantTurn
+from chit.pricing import Cost
+from chit.state import AgentState, RequestRecord
+from chit.usage import Usage
 
 
 class Faulty(FileOps):
@@ -166,12 +171,42 @@ def test_a_copy_is_whole_or_not_there(tmp_path: Path, fail: str, keep: int, oper
     no_temporary_files(tmp_path, s.path.parent)
 
 
-@pytest.mark.parametrize(("fail", "keep"), [("write", 30), ("fsync", 0), ("open", 0)])
+@pytest.mark.parametrize(
+    ("fail", "keep"), [("write", 30), ("fsync", 0), ("open", 0), ("replace", 0), ("ctrl-c", 0)]
+)
 def test_a_session_that_cannot_be_created_leaves_nothing(
     tmp_path: Path, fail: str, keep: int
 ) -> None:
-    ops = Faulty(fail, keep)
+    """A new session's file is written with its first line of a turn (here a request's
+    record, which is synced): a write that fails there, or a Ctrl-C in the middle of it,
+    leaves no file, whole or half; the line and the events waiting go with the next try."""
+    ops = Interrupted() if fail == "ctrl-c" else Faulty(fail, keep)
+    s = Session.create(tmp_path, cwd="/w", provider="openai", model="m", ops=ops)
+    s.append_event("budget", max_cost="1", max_tokens=None)
+    response = AssistantTurn("openai", "m", Usage.reported(5, 0, 0, 1, 0), text="hi")
+    record = RequestRecord(1, response, Cost(Decimal(1)))
     ops.armed = True
-    with pytest.raises(JournalWriteError):
-        Session.create(tmp_path, cwd="/w", provider="openai", model="m", ops=ops)
+    with pytest.raises(KeyboardInterrupt if fail == "ctrl-c" else JournalWriteError):
+        s.append_usage(record)
+    assert not s.on_disk
     assert list(sessions_dir(tmp_path).iterdir()) == []
+    ops.armed = False
+    s.append_usage(record)
+    s.close()
+    types = [orjson.loads(x)["type"] for x in s.path.read_bytes().splitlines()]
+    assert types == ["session", "budget", "usage"]
+    assert load(s.path).totals.usage.input_tokens == 5
+    assert [p.name for p in sessions_dir(tmp_path).iterdir()] == [s.path.name]
+
+
+class Interrupted(FileOps):
+    """Real calls; once armed, Ctrl-C arrives while the new file is being renamed into
+    place, its bytes written and synced."""
+
+    armed = False
+
+    def replace(self, src: Path, dst: Path) -> None:
+        if self.armed:
+            assert src.read_bytes().count(b"\n") == 3  # header, event, usage
+            raise KeyboardInterrupt
+        super().replace(src, dst)

@@ -36,11 +36,19 @@ from chit.state import RequestRecord
 from chit.usage import Usage
 
 
+def say(*words):  # one write per line: a kill never leaves half a line
+    os.write(1, (" ".join(map(str, words)) + "\n").encode())
+
+
 def child(path, pad):
-    print(os.getpid(), flush=True)
-    s, loaded = Session.open(path, os.path.dirname(path))
+    say(os.getpid())
+    try:
+        s, loaded = Session.open(path, os.path.dirname(path))
+    except Exception as e:
+        say("failed", e)
+        raise
     state = loaded.state
-    print("resumed", state.turns, flush=True)
+    say("resumed", state.turns)
     while True:
         n = state.turns + 1
         user = Message("user", text=f"q{n} " + "x" * (n * 37 % pad))
@@ -54,13 +62,13 @@ def child(path, pad):
         s.append_message(response.message())
         state.turns = n
         s.append_checkpoint(state)
-        print(n, flush=True)
+        say(n)
 
 
 for command in sys.stdin:
     if command.startswith("reap"):
         os.waitpid(int(command.split()[1]), 0)
-        print("reaped", flush=True)
+        say("reaped")
         continue
     path, pad = command.split()
     if os.fork() == 0:
@@ -89,7 +97,8 @@ def kill_one_session(home: Path, seed: int) -> None:
             zygote.stdin.write(f"{path} {rng.choice([1, 200, 5000])}\n")
             zygote.stdin.flush()
             pid = int(zygote.stdout.readline())
-            assert zygote.stdout.readline().startswith("resumed")
+            resumed = zygote.stdout.readline()
+            assert resumed.startswith("resumed"), resumed
             # Sometimes right away (mid-write), sometimes after some turns.
             time.sleep(rng.choice([0.0, rng.uniform(0, 0.004), rng.uniform(0, 0.03)]))
             os.kill(pid, signal.SIGKILL)  # (a child left running dies on its next print)

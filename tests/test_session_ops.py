@@ -57,6 +57,7 @@ def test_create_writes_a_private_header(tmp_path: Path) -> None:
 def test_appended_turns_load_back(tmp_path: Path) -> None:
     s, state = new_session(tmp_path, turns=3)
     s.append_event("budget", max_cost="1.50", max_tokens=None)
+    s.flush()  # an event waits for the next line of a turn, or this
     s.close()
     loaded = load(s.path)
     assert loaded.warnings == []
@@ -340,9 +341,15 @@ def test_opening_writes_nothing_until_something_is_appended(tmp_path: Path) -> N
     s, loaded = Session.open(torn, tmp_path)
     assert "incomplete" in loaded.warnings[0]
     assert torn.read_bytes() == data
-    # The first append ends the torn line, so the new line is whole; the fragment is
-    # then reported as a damaged line.
+    # An event waits for a line of a turn: closed before one, the file is as it was.
     s.append_event("model", provider="openai", model="o3")
+    s.close()
+    assert torn.read_bytes() == data
+    # The first write ends the torn line, so the new line is whole; the fragment is then
+    # reported as a damaged line.
+    s, _ = Session.open(torn, tmp_path)
+    s.append_event("model", provider="openai", model="o3")
+    s.flush()
     s.close()
     again = load(torn)
     assert again.events[-1]["model"] == "o3"
@@ -452,6 +459,7 @@ def test_the_budget_is_read_defensively(
     s, _ = new_session(tmp_path, turns=1)
     s.append_event("budget", max_cost="2", max_tokens=5)  # an earlier budget: replaced
     s.append_event("budget", **fields)
+    s.flush()
     loaded = read_alike(s.path)
     saved = loaded.budget()
     assert (saved.max_cost, saved.max_tokens) == budget
@@ -466,8 +474,10 @@ def test_the_model_is_the_last_model_event_else_the_header(tmp_path: Path) -> No
     assert load(s.path).model() == ("openai", "gpt-4o-mini")
     assert load(s.path).budget() == SavedBudget()
     s.append_event("model", provider="anthropic", model="claude-sonnet-4-5")
+    s.flush()
     assert load(s.path).model() == ("anthropic", "claude-sonnet-4-5")
     s.append_event("model", provider=["not", "a", "name"], model=7)
+    s.flush()
     assert load(s.path).model() == (None, None)
 
 

@@ -46,12 +46,11 @@ from the top when none does.
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import os
 import time
 import zlib
-from collections.abc import Iterable
+from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
@@ -218,18 +217,6 @@ def write_all(ops: FileOps, fd: int, data: bytes) -> None:
         data = data[ops.write(fd, data) :]
 
 
-def make_dir(path: Path) -> None:
-    """Create a folder and any missing parents, each readable by its owner only (0700);
-    folders that exist are left as they are."""
-    missing = [p for p in (path, *path.parents) if not p.is_dir()]
-    try:
-        for folder in reversed(missing):
-            folder.mkdir(mode=0o700, exist_ok=True)
-            os.chmod(folder, 0o700)  # whatever the umask
-    except OSError as e:
-        raise JournalWriteError(f"cannot create the folder {path}: {e.strerror or e}") from None
-
-
 class _End(NamedTuple):
     """What a file holds so far, as its appender knows it."""
 
@@ -271,10 +258,11 @@ class Appender:
             return end.size, end.crc
         return end.size + len(_TORN_MARK), zlib.crc32(_TORN_MARK, end.crc)
 
-    def append(self, line: dict[str, Any], sync: bool = False) -> bytes:
-        """Write one line in one ``write``; ``fsync`` after it when ``sync``. Returns the
+    def append(self, lines: Sequence[dict[str, Any]], sync: bool = False) -> list[bytes]:
+        """Write lines in one ``write``; ``fsync`` after them when ``sync``. Returns each
         line as written (newline included)."""
-        data = encode(line, self.secrets)
+        encoded = [encode(line, self.secrets) for line in lines]
+        data = b"".join(encoded)
         try:
             if self._fd is None:
                 self._fd = self.ops.open(self.path, os.O_WRONLY | os.O_APPEND)
@@ -290,7 +278,7 @@ class Appender:
                 self.ops.fsync(self._fd)
         except OSError as e:
             raise JournalWriteError(f"cannot write to {self.path}: {e.strerror or e}") from None
-        return data
+        return encoded
 
     def _known_end(self) -> _End:
         if self._end is None:
@@ -326,71 +314,3 @@ def _read_end(path: Path) -> _End:
         while chunk := f.read(1 << 20):
             size, crc, last = size + len(chunk), zlib.crc32(chunk, crc), chunk[-1:]
     return _End(size, crc, last == b"\n")
-
-
-def create_file(path: Path, header: dict[str, Any], ops: FileOps, secrets_: tuple[str, ...]) -> int:
-    """Create a new session file (0600) holding its header, synced to disk with its folder;
-    returns its length."""
-    data = encode(header, secrets_)
-    try:
-        fd = ops.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_APPEND, 0o600)
-    except OSError as e:
-        raise JournalWriteError(f"cannot create {path}: {e.strerror or e}") from None
-    try:
-        write_all(ops, fd, data)
-        ops.fsync(fd)
-    except OSError as e:
-        ops.close(fd)
-        _remove(ops, path)
-        raise JournalWriteError(f"cannot write to {path}: {e.strerror or e}") from None
-    ops.close(fd)
-    # The file is written; a folder that cannot be synced only risks its name.
-    with contextlib.suppress(OSError):
-        ops.fsync_dir(path.parent)
-    return len(data)
-
-
-def write_atomic(
-    dest: Path, lines: Iterable[dict[str, Any] | bytes], ops: FileOps, secrets_: tuple[str, ...]
-) -> None:
-    """Write a whole file beside ``dest``, ``fsync`` it and rename it into place (0600).
-
-    ``lines`` are dicts to encode, or lines already encoded (without their newline).
-
-    On any failure the temporary file is removed and ``dest`` is as it was.
-    """
-    import secrets  # here, not at the top: readers import this module and never need it
-
-    tmp = dest.with_name(f".{dest.name}.{secrets.token_hex(4)}.tmp")
-    fd: int | None = None
-    try:
-        fd = ops.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        chunk: list[bytes] = []
-        size = 0
-        for line in lines:
-            chunk.append(
-                encode(line, secrets_) if isinstance(line, dict) else redact(line + b"\n", secrets_)
-            )
-            size += len(chunk[-1])
-            if size >= 1 << 20:
-                write_all(ops, fd, b"".join(chunk))
-                chunk, size = [], 0
-        write_all(ops, fd, b"".join(chunk))
-        ops.fsync(fd)
-        opened: int = fd
-        fd = None
-        ops.close(opened)
-        ops.replace(tmp, dest)
-    except OSError as e:
-        if fd is not None:
-            with contextlib.suppress(OSError):
-                ops.close(fd)
-        _remove(ops, tmp)
-        raise JournalWriteError(f"cannot write {dest}: {e.strerror or e}") from None
-    with contextlib.suppress(OSError):
-        ops.fsync_dir(dest.parent)
-
-
-def _remove(ops: FileOps, path: Path) -> None:
-    with contextlib.suppress(OSError):
-        ops.unlink(path)

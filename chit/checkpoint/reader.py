@@ -21,6 +21,8 @@ Readers raise only :class:`~chit.errors.SessionError`.
 from __future__ import annotations
 
 import io
+import os
+import stat
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -52,16 +54,38 @@ _LIST_AT_MOST = 10
 
 @contextmanager
 def opened(path: Path) -> Iterator[BinaryIO]:
-    """The session file, open for reading; an error reading it is a :class:`SessionError`."""
+    """The session file, open for reading; an error reading it, or anything but a regular
+    file (a folder, a named pipe, a device), is a :class:`SessionError`."""
     try:
-        with open(path, "rb") as f:
-            yield f
+        # Non-blocking: opening a named pipe for reading would wait for a writer.
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
     except FileNotFoundError:
         raise SessionError(f"no session file {path}") from None
-    except IsADirectoryError:
-        raise SessionError(f"{path} is a folder, not a session file") from None
     except OSError as e:
         raise SessionError(f"cannot read {path}: {e.strerror or e}") from None
+    kind = not_regular(os.fstat(fd).st_mode)
+    if kind is not None:
+        os.close(fd)
+        raise SessionError(f"{path} is {kind}, not a session file")
+    with open(fd, "rb") as f:
+        try:
+            yield f
+        except OSError as e:
+            raise SessionError(f"cannot read {path}: {e.strerror or e}") from None
+
+
+def not_regular(mode: int) -> str | None:
+    """What a file of this ``st_mode`` is when it is not a regular file: "a folder", ..."""
+    if stat.S_ISREG(mode):
+        return None
+    kinds = {
+        stat.S_ISDIR: "a folder",
+        stat.S_ISFIFO: "a named pipe",
+        stat.S_ISCHR: "a device",
+        stat.S_ISBLK: "a device",
+        stat.S_ISSOCK: "a socket",
+    }
+    return next((name for test, name in kinds.items() if test(mode)), "a special file")
 
 
 def read_header(data: bytes, path: Path) -> tuple[dict[str, Any], int, int]:

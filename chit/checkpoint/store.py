@@ -22,9 +22,9 @@ from chit.checkpoint.codec import (
     snapshot_json,
     snapshot_totals,
 )
-from chit.checkpoint.journal import SCHEMA_VERSION
+from chit.checkpoint.journal import FORMAT, SCHEMA_VERSION
 from chit.checkpoint.loaded import session_id_of
-from chit.checkpoint.reader import Reader, Tab, decode, opened, read_header
+from chit.checkpoint.reader import Reader, Tab, decode, not_regular, opened, read_header
 from chit.errors import SessionError
 from chit.state import Totals
 
@@ -32,6 +32,9 @@ SUFFIX = ".jsonl"
 
 #: How far from a file's end listing looks for a sealed checkpoint.
 _TAIL = 64 * 1024
+
+#: How long a header line may be.
+_HEADER_AT_MOST = 1 << 20
 
 
 def home_dir(home: str | Path | None) -> Path:
@@ -50,8 +53,12 @@ def sessions_dir(home: str | Path | None) -> Path:
     return home_dir(home) / "sessions"
 
 
-def _session_files(home: str | Path | None) -> list[tuple[int, Path]]:
-    """``(mtime_ns, path)`` of every session file, newest first."""
+def _session_files(
+    home: str | Path | None, problems: list[str] | None = None
+) -> list[tuple[int, Path]]:
+    """``(mtime_ns, path)`` of every session file, newest first: the regular files named
+    ``*.jsonl`` (links followed). Any other entry so named (a folder, a named pipe, a link
+    to a device) is left out, and said so in ``problems``."""
     folder = sessions_dir(home)
     try:
         entries = list(os.scandir(folder))
@@ -61,11 +68,19 @@ def _session_files(home: str | Path | None) -> list[tuple[int, Path]]:
         raise SessionError(f"cannot read {folder}: {e.strerror or e}") from None
     files: list[tuple[int, Path]] = []
     for entry in entries:
-        if entry.name.endswith(SUFFIX) and not entry.name.startswith("."):
-            try:
-                files.append((entry.stat().st_mtime_ns, Path(entry.path)))
-            except OSError:
-                continue  # removed while we looked
+        if not entry.name.endswith(SUFFIX) or entry.name.startswith("."):
+            continue
+        try:
+            st = entry.stat()
+        except OSError as e:
+            if os.path.lexists(entry.path) and problems is not None:  # else: removed meanwhile
+                problems.append(f"{entry.path}: {e.strerror or e}")
+            continue
+        kind = not_regular(st.st_mode)
+        if kind is None:
+            files.append((st.st_mtime_ns, Path(entry.path)))
+        elif problems is not None:
+            problems.append(f"{entry.path} is {kind}, not a session file")
     files.sort(key=lambda f: (f[0], f[1].name), reverse=True)
     return files
 
@@ -104,12 +119,38 @@ def find(ref: str | Path, home: str | Path | None) -> Path:
     return matches[0]
 
 
-def latest_path(home: str | Path | None) -> Path:
-    """The most recently written session file."""
-    files = _session_files(home)
-    if not files:
-        raise SessionError(f"no sessions yet in {sessions_dir(home)}")
-    return files[0][1]
+def latest_path(home: str | Path | None, problems: list[str] | None = None) -> Path:
+    """The most recently written session file. Newer entries that are no session at all
+    (an empty file, a folder, a named pipe, ...) are passed over, and said so in
+    ``problems``; a session this chit cannot read (from a newer chit) is not passed over."""
+    skipped: list[str] = []
+    try:
+        for _, path in _session_files(home, skipped):
+            why = _not_a_session(path)
+            if why is None:
+                return path
+            skipped.append(why)
+    finally:
+        if problems is not None:
+            problems += skipped
+    others = f" (skipped {len(skipped)} entries that are not sessions)" if skipped else ""
+    raise SessionError(f"no sessions yet in {sessions_dir(home)}{others}")
+
+
+def _not_a_session(path: Path) -> str | None:
+    """Why the file is no session (``None``: it is one); :class:`SessionError` when it is a
+    session this chit cannot read."""
+    first = b""
+    try:
+        with opened(path) as f:
+            first = f.readline(_HEADER_AT_MOST)
+        read_header(first, path)
+    except SessionError as e:
+        line = decode(first)
+        if line is not None and line["type"] == "session" and line.get("format") == FORMAT:
+            raise
+        return str(e)
+    return None
 
 
 @dataclass(frozen=True)
@@ -140,7 +181,7 @@ def list_sessions(home: str | Path | None, problems: list[str] | None = None) ->
     A file that is not a session chit can read is left out, and said so in ``problems``.
     """
     out: list[SessionInfo] = []
-    for _, path in _session_files(home):
+    for _, path in _session_files(home, problems):
         try:
             out.append(summary(path))
         except SessionError as e:
