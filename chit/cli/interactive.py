@@ -75,6 +75,7 @@ def run_interactive(args: argparse.Namespace) -> int:
         _loop(repl, prompt)
     finally:
         agent.close()
+        session.close()
     return 0
 
 

@@ -111,6 +111,7 @@ def _run(args: argparse.Namespace, as_json: bool) -> int:
         return e.exit_code
     finally:
         agent.close()
+        session.close()
     if as_json:
         try:
             print_json(turn_json(agent.state, session.path, agent.endpoint.provider, done))

@@ -12,16 +12,25 @@ from pathlib import Path
 from chit.agent import Agent, Budget, Decision, ToolContext, default_tools
 from chit.checkpoint import Loaded, Session, home_dir
 from chit.cli.render import warn
+from chit.errors import BadInput
 from chit.messages import ToolCall
 from chit.providers import choose, connect
 
 
 def open_session(args: argparse.Namespace) -> tuple[Session, Loaded] | None:
-    """The session ``-c`` / ``-r`` names, loaded; ``None`` for a new one."""
+    """The session ``-c`` / ``-r`` names, loaded and locked (with ``--fork``: continued in
+    a new session naming it); ``None`` for a new one."""
+    if args.fork and not (args.continue_ or args.resume):
+        raise BadInput("--fork goes with -c or -r (it continues a session as a new one)")
     if args.continue_:
-        return Session.latest(args.home)
+        problems: list[str] = []
+        try:
+            return Session.latest(args.home, fork=args.fork, problems=problems)
+        finally:
+            for problem in problems:
+                print(f"chit: warning: skipped {problem}", file=sys.stderr)
     if args.resume:
-        return Session.open(args.resume, args.home)
+        return Session.open(args.resume, args.home, fork=args.fork)
     return None
 
 
