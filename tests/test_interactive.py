@@ -239,3 +239,31 @@ def test_without_a_terminal_it_says_to_use_print_mode(tmp_path: Path) -> None:
     )
     assert r.returncode == 2
     assert "chit -p" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_a_read_outside_the_folder_asks_first(replay: ReplayServer, tmp_path: Path) -> None:
+    work = tmp_path / "work"
+    work.mkdir()
+    (tmp_path / "secret.txt").write_text("the-secret-outside\n")
+    (work / "link.txt").symlink_to(tmp_path / "secret.txt")
+    replay.queue(
+        Reply(body=wire.anthropic("", [("tu_1", "read_file", {"path": "../secret.txt"})])),
+        Reply(body=wire.anthropic("", [("tu_2", "read_file", {"path": "link.txt"})])),
+        Reply(body=wire.anthropic("Read it.")),
+    )
+    t = start(replay, work)
+    t.type("read them\r")
+    screen = t.wait_for("Allow read_file? [Y/n/a]")
+    assert "../secret.txt" in screen
+    t.type("n\r")
+    # A symlink out of the folder is outside too: asked again, and allowed this time.
+    t.wait_for("link.txt")
+    t.wait_for("the user refused permission")
+    t.type("y\r")
+    t.wait_for("Read it.")
+    refused = replay.received[1].json["messages"][-1]["content"][0]
+    assert refused["is_error"] is True and "refused" in json.dumps(refused)
+    assert "the-secret-outside" not in replay.received[1].body.decode()
+    assert "the-secret-outside" in replay.received[2].body.decode()
+    t.type("\x04")
+    assert t.exit_status() == 0
