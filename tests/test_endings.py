@@ -354,8 +354,11 @@ def test_odd_entries_in_the_sessions_folder_break_nothing(
         )
         assert r.returncode == 0, (args, r.stderr)
         assert "Traceback" not in r.stderr
+        for odd in ("empty", "fifo", "zero", "folder"):
+            assert f"{odd}.jsonl" in r.stderr, (args, r.stderr)
     r = run(replay, tmp_path, "-c", "-p", "two")
     assert r.returncode == 0, r.stderr
+    assert "empty.jsonl" in r.stderr  # the newest entry, passed over with a warning
     listed = json.loads(
         subprocess.run(
             [sys.executable, "-m", "chit", "sessions", "--json"],

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from chit.checkpoint import SessionInfo
+from chit.checkpoint import SessionInfo, latest_path
 from chit.errors import BadInput, BudgetSpent, ChitError, NoCredentials, SessionError
 from chit.messages import Ended
 from chit.state import AgentState, Report, Totals
@@ -28,6 +28,16 @@ def warn(path: Path, warnings: list[str]) -> None:
     """What was wrong with a session file, one line each on stderr."""
     for warning in warnings:
         print(f"chit: warning: {path}: {warning}", file=sys.stderr)
+
+
+def latest_session(home: str | None) -> Path:
+    """The newest session, saying which entries of the sessions folder were passed over."""
+    problems: list[str] = []
+    try:
+        return latest_path(home, problems)
+    finally:
+        for problem in problems:
+            print(f"chit: warning: skipped {problem}", file=sys.stderr)
 
 
 def footer(done: TurnDone) -> str:

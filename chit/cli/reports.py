@@ -9,8 +9,8 @@ from __future__ import annotations
 import argparse
 import sys
 
-from chit.checkpoint import find, latest_path, list_sessions, load
-from chit.cli.render import info_json, print_json, session_json, warn
+from chit.checkpoint import find, list_sessions, load
+from chit.cli.render import info_json, latest_session, print_json, session_json, warn
 
 
 def run_report(command: str, args: argparse.Namespace) -> int:
@@ -20,7 +20,7 @@ def run_report(command: str, args: argparse.Namespace) -> int:
 
         return run_spend(args)
     if command == "usage":
-        path = latest_path(args.home) if args.session is None else find(args.session, args.home)
+        path = latest_session(args.home) if args.session is None else find(args.session, args.home)
         loaded = load(path, messages=False)
         warn(path, loaded.warnings)
         report = loaded.report()

@@ -18,8 +18,8 @@ from typing import Any
 
 import orjson
 
-from chit.checkpoint import Loaded, find, latest_path, load, sessions_dir
-from chit.cli.render import print_json, warn
+from chit.checkpoint import Loaded, find, load, sessions_dir
+from chit.cli.render import latest_session, print_json, warn
 from chit.errors import BadInput, SessionError
 from chit.pricing import Cost
 from chit.state import RequestRecord, Totals
@@ -119,7 +119,7 @@ def request_json(d: Dated) -> dict[str, Any]:
 
 
 def _requests(args: argparse.Namespace) -> int:
-    path = latest_path(args.home) if args.session is None else find(args.session, args.home)
+    path = latest_session(args.home) if args.session is None else find(args.session, args.home)
     loaded = load(path)
     warn(path, loaded.warnings)
     rows = dated(loaded)
