@@ -244,3 +244,46 @@ def test_the_default_servers_and_their_order() -> None:
 def test_a_bad_server_list_is_named(spec: str) -> None:
     with pytest.raises(BadInput, match="CHIT_LOCAL_SERVERS"):
         servers({"CHIT_LOCAL_SERVERS": spec})
+
+
+def test_a_session_on_a_local_server_resumes_there(tmp_path: Path) -> None:
+    first = wire.openai_chat("hello", model="qwen2.5-7b-instruct", prompt_tokens=41)
+    again = wire.openai_chat("again", model="qwen2.5-7b-instruct", prompt_tokens=77)
+    with ReplayServer() as server:
+        server.queue(listing(OPENAI_MODELS), Reply(body=first), Reply(body=again))
+        r = run_chit(tmp_path, f"llama.cpp={server.url}/v1", "--output-format", "json")
+        assert r.returncode == 0, r.stderr
+        # No key and nothing to look for: the session remembers its server.
+        r = run_chit(tmp_path, "", "-c", "--output-format", "json")
+    assert r.returncode == 0, r.stderr
+    out = json.loads(r.stdout)
+    assert out["result"] == "again"
+    assert out["session"]["requests"] == 2
+    assert [q.path for q in server.received] == [
+        "/v1/models",
+        "/v1/chat/completions",
+        "/v1/chat/completions",
+    ]
+    header = json.loads(Path(out["session_file"]).read_text().splitlines()[0])
+    assert header["base_url"] == f"{server.url}/v1"
+
+
+def test_a_base_url_is_kept_without_its_password(tmp_path: Path) -> None:
+    body = wire.openai_chat("hello")
+    with ReplayServer() as server:
+        server.queue(Reply(body=body))
+        host = server.url.removeprefix("http://")
+        r = run_chit(
+            tmp_path,
+            "",
+            "--provider",
+            "openai",
+            "--base-url",
+            f"http://user:hunter2-pass@{host}/v1",
+            "--output-format",
+            "json",
+        )
+    assert r.returncode == 0, r.stderr
+    text = Path(json.loads(r.stdout)["session_file"]).read_text()
+    assert "hunter2-pass" not in text
+    assert f'"base_url":"http://{host}/v1"' in text.replace(" ", "")

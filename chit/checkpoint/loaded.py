@@ -82,6 +82,11 @@ class Loaded:
         line = self._last("model") or self.header
         return get_opt_str(line, "provider"), get_opt_str(line, "model")
 
+    def base_url(self) -> str | None:
+        """The endpoint the session last used, where one was named (a local server, a
+        gateway); ``None`` for the provider's own."""
+        return get_opt_str(self._last("model") or self.header, "base_url")
+
     def _last(self, kind: str) -> dict[str, Any] | None:
         return next((e for e in reversed(self.events) if e["type"] == kind), None)
 

@@ -101,11 +101,13 @@ class Session:
         cwd: str,
         provider: str,
         model: str,
+        base_url: str | None = None,
         ops: FileOps = OS_OPS,
     ) -> Session:
         """A new session in ``<home>/sessions``. Nothing is written yet: its file (0600,
         folders 0700) appears with the first line of its first turn, holding its header
-        then; ``path`` and ``session_id`` are known now."""
+        then; ``path`` and ``session_id`` are known now. ``base_url`` is kept in the header
+        when the endpoint is not the provider's own, so that a resumed session finds it."""
         session_id = str(uuid.uuid4())
         header = {
             "type": "session",
@@ -118,6 +120,8 @@ class Session:
             "provider": provider,
             "model": model,
         }
+        if base_url is not None:
+            header["base_url"] = base_url
         path = sessions_dir(home) / f"{session_id}.jsonl"
         return cls(path, session_id, _home(home), new=[header], ops=ops)
 

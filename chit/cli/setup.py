@@ -54,11 +54,14 @@ def build_agent(
         warn(loaded.path, loaded.warnings)
     # The provider and model the session last used, unless the flags say otherwise.
     before = loaded.model() if loaded is not None else (None, None)
+    # ... and the endpoint it used (a local server, a gateway), unless another is named.
+    same_provider = args.provider is None or args.provider == before[0]
+    base_url = args.base_url or (loaded.base_url() if loaded and same_provider else None)
     endpoint, model = choose(
         os.environ,
         args.provider or before[0],
         args.model or before[1],
-        args.base_url,
+        base_url,
         on_local=lambda line: print(f"chit: {line}", file=sys.stderr),
     )
     if args.timeout is not None:
@@ -66,12 +69,14 @@ def build_agent(
     endpoint = replace(endpoint, home=home_dir(args.home))
     # Connected before the session is touched: a missing extra or credential writes nothing.
     provider = connect(endpoint)
+    where = _without_userinfo(endpoint.base_url)
     if session is None:
         session = Session.create(
-            args.home, cwd=os.getcwd(), provider=endpoint.provider, model=model
+            args.home, cwd=os.getcwd(), provider=endpoint.provider, model=model, base_url=where
         )
-    elif (endpoint.provider, model) != before:
-        session.append_event("model", provider=endpoint.provider, model=model)
+    elif (endpoint.provider, model, where) != (*before, loaded.base_url() if loaded else None):
+        fields = {"base_url": where} if where is not None else {}
+        session.append_event("model", provider=endpoint.provider, model=model, **fields)
     budget, changed = budget_from(args, loaded)
     if changed:
         session.append_event(
@@ -98,3 +103,19 @@ def build_agent(
         agent.state = loaded.state
     agent.state.session_id = session.session_id
     return agent, session
+
+
+def _without_userinfo(url: str | None) -> str | None:
+    """An endpoint as a session file may keep it: never with a user or password in it."""
+    if url is None:
+        return None
+    from urllib.parse import urlsplit, urlunsplit
+
+    parts = urlsplit(url)
+    if parts.username is None and parts.password is None:
+        return url
+    host = parts.hostname or ""
+    netloc = f"[{host}]" if ":" in host else host
+    if parts.port is not None:
+        netloc += f":{parts.port}"
+    return urlunsplit(parts._replace(netloc=netloc))
