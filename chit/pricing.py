@@ -160,11 +160,49 @@ def price(
 def _calc(
     counts: dict[str, int], model: str, provider_id: str | None, api_url: str | None
 ) -> Decimal:
+    return Decimal(_priced(counts, model, provider_id, api_url).total_price)
+
+
+def _priced(
+    counts: dict[str, int], model: str, provider_id: str | None, api_url: str | None
+) -> Any:
+    """genai-prices' answer for ``counts`` on ``model`` (``LookupError``: not known)."""
     import genai_prices
 
     usage = genai_prices.Usage(**counts)
     if api_url is not None:
-        result = genai_prices.calc_price(usage, model, provider_api_url=api_url)
-    else:
-        result = genai_prices.calc_price(usage, model, provider_id=provider_id)
-    return Decimal(result.total_price)
+        return genai_prices.calc_price(usage, model, provider_api_url=api_url)
+    return genai_prices.calc_price(usage, model, provider_id=provider_id)
+
+
+#: The prices :class:`ModelFacts` gives, per million tokens.
+PRICES = ("input", "output", "cache_read")
+
+
+@dataclass(frozen=True, slots=True)
+class ModelFacts:
+    """What genai-prices knows of a model beyond the cost of one request."""
+
+    context_window: int | None
+    """Its context window in tokens, where known."""
+    price_per_mtok: dict[str, str | None]
+    """USD per million tokens (:data:`PRICES`) as decimal strings; a tiered price by its
+    base rate."""
+
+
+def model_facts(model: str, provider: str, base_url: str | None) -> ModelFacts | None:
+    """The context window and prices of ``model`` at a chit provider and endpoint;
+    ``None`` when genai-prices does not know it."""
+    provider_id, api_url = genai_provider(provider, base_url)
+    try:
+        found = _priced({"input_tokens": 1}, model, provider_id, api_url)
+    except LookupError:
+        return None
+    window = found.model.context_window
+    prices = {k: _per_mtok(getattr(found.model_price, f"{k}_mtok", None)) for k in PRICES}
+    return ModelFacts(window if isinstance(window, int) else None, prices)
+
+
+def _per_mtok(price: object) -> str | None:
+    price = getattr(price, "base", price)
+    return format(price, "f") if isinstance(price, Decimal) else None

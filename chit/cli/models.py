@@ -8,18 +8,16 @@ import json
 import os
 import sys
 from dataclasses import dataclass
-from decimal import Decimal
 from typing import Any
 
 from chit.errors import ChitError
-from chit.pricing import genai_provider
+from chit.pricing import PRICES, model_facts
 from chit.providers import Endpoint, configured
 from chit.providers.local import Served, list_models, look
 
 #: Seconds to wait for a configured provider's list.
 TIMEOUT = 10.0
 #: The prices shown, per million tokens.
-PRICES = ("input", "output", "cache_read")
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,28 +105,7 @@ def _shown_url(endpoint: Endpoint) -> str:
 
 
 def _row(provider: str, url: str, served: Served, local: bool) -> Row:
-    window, prices = _known(provider, url, served.name)
+    facts = model_facts(served.name, provider, url)
+    window = None if facts is None else facts.context_window
+    prices = None if facts is None else facts.price_per_mtok
     return Row(provider, url, served.name, served.context_window or window, prices, local)
-
-
-def _known(provider: str, url: str, model: str) -> tuple[int | None, dict[str, str | None] | None]:
-    """What genai-prices knows of a model: its context window and prices per million tokens."""
-    import genai_prices
-
-    provider_id, api_url = genai_provider(provider, url)
-    usage = genai_prices.Usage(input_tokens=1)
-    try:
-        if api_url is not None:
-            found = genai_prices.calc_price(usage, model, provider_api_url=api_url)
-        else:
-            found = genai_prices.calc_price(usage, model, provider_id=provider_id)
-    except LookupError:
-        return None, None
-    prices = {k: _per_mtok(getattr(found.model_price, f"{k}_mtok", None)) for k in PRICES}
-    return found.model.context_window, prices
-
-
-def _per_mtok(price: object) -> str | None:
-    """A price as a decimal string; a tiered price by its base rate."""
-    price = getattr(price, "base", price)
-    return format(price, "f") if isinstance(price, Decimal) else None

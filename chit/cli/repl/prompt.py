@@ -19,7 +19,7 @@ from prompt_toolkit.styles import Style
 from chit.agent import Agent
 from chit.cli.screen import short_model
 from chit.credentials import redact_text
-from chit.pricing import genai_provider
+from chit.pricing import model_facts
 
 STYLE = Style.from_dict(
     {
@@ -98,18 +98,9 @@ def key_bindings() -> KeyBindings:
 
 def context_window(agent: Agent) -> int | None:
     """The model's context window in tokens, as genai-prices knows it (``None``: unknown)."""
-    from genai_prices import data_snapshot
-
-    provider_id, api_url = genai_provider(agent.endpoint.provider, agent.endpoint.base_url)
     model = agent.state.records[-1].response.model_name if agent.state.records else agent.model
-    try:
-        _, info = data_snapshot.get_snapshot().find_provider_model(
-            model, None, provider_id, api_url
-        )
-    except LookupError:
-        return None
-    window = info.context_window
-    return window if isinstance(window, int) else None
+    facts = model_facts(model, agent.endpoint.provider, agent.endpoint.base_url)
+    return None if facts is None else facts.context_window
 
 
 class Toolbar:
