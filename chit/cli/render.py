@@ -12,6 +12,7 @@ import orjson
 from chit.checkpoint import SessionInfo, latest_path
 from chit.errors import BadInput, BudgetSpent, ChitError, NoCredentials, SessionError
 from chit.messages import Ended
+from chit.pricing import Cost
 from chit.state import AgentState, Report, Totals
 
 if TYPE_CHECKING:  # annotations only: the reports run without the agent
@@ -51,6 +52,13 @@ def footer(done: TurnDone) -> str:
     if done.unsaved:
         line += f" · {done.unsaved} request(s) not saved"
     return line
+
+
+def usd(cost: Cost) -> str:
+    """``$0.001234``, ``≥ $0.001234`` (a lower bound), or ``unknown``: money in tables."""
+    if cost.usd is None:
+        return "unknown"
+    return ("≥ " if cost.partial else "") + f"${cost.usd:.6f}"
 
 
 def tokens_and_cost(totals: Totals) -> str:

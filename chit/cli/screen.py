@@ -19,6 +19,7 @@ from rich.table import Table
 from rich.text import Text
 
 from chit.checkpoint import SessionInfo
+from chit.cli.render import usd
 from chit.pricing import Cost
 from chit.state import RequestRecord, Totals
 from chit.usage import Usage
@@ -85,13 +86,6 @@ def _count(value: int | None, unknown: int) -> str:
     if value is None:  # "?": a request never reported it; "-": the provider does not count it
         return "?" if unknown else "-"
     return ("≥ " if unknown else "") + f"{value:,}"
-
-
-def usd(cost: Cost) -> str:
-    """``$0.001234``, ``≥ $0.001234`` (a lower bound), or ``unknown``."""
-    if cost.usd is None:
-        return "unknown"
-    return ("≥ " if cost.partial else "") + f"${cost.usd:.6f}"
 
 
 def _uncached(u: Usage) -> str:

@@ -19,9 +19,8 @@ from typing import Any
 import orjson
 
 from chit.checkpoint import Loaded, find, load, sessions_dir
-from chit.cli.render import latest_session, print_json, warn
+from chit.cli.render import latest_session, print_json, usd, warn
 from chit.errors import BadInput, SessionError
-from chit.pricing import Cost
 from chit.state import RequestRecord, Totals
 
 _COUNTS = ("input", "cache read", "cache write", "output", "reasoning")
@@ -133,7 +132,7 @@ def _requests(args: argparse.Namespace) -> int:
             d.record.response.model_name or "?",
             d.record.response.ended.value + (" (cut)" if d.record.response.truncated else ""),
             *(_count(n) for n in d.record.response.usage.counts().values()),
-            _usd(d.record.cost),
+            usd(d.record.cost),
         ]
         for d in rows
     ]
@@ -256,19 +255,13 @@ def _count(n: int | None) -> str:
     return "?" if n is None else f"{n:,}"
 
 
-def _usd(cost: Cost) -> str:
-    if cost.usd is None:
-        return "unknown"
-    return ("≥ " if cost.partial else "") + f"${cost.usd:.6f}"
-
-
 def _row(name: str, t: Totals) -> list[str]:
     rate, saved = t.cache_hit_rate, t.cost.saved_usd
     return [
         name,
         f"{t.requests:,}",
         *(_count(n) for n in t.usage.counts().values()),
-        _usd(t.cost),
+        usd(t.cost),
         "-" if rate is None else f"{rate:.0%}",
         "-" if saved is None else f"${saved:.6f}",
     ]

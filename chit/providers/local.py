@@ -21,7 +21,7 @@ from typing import Any
 import httpx
 
 from chit.errors import BadInput, ChitError
-from chit.providers.transport import Endpoint, _tls
+from chit.providers.transport import Endpoint, tls_context
 
 #: The variable that replaces the servers looked for.
 ENV = "CHIT_LOCAL_SERVERS"
@@ -155,7 +155,7 @@ def list_models(endpoint: Endpoint, timeout: float) -> list[Served]:
         # A loopback server is reached directly, never through a proxy from the environment.
         with httpx.Client(
             timeout=timeout,
-            verify=_tls() if https else False,
+            verify=tls_context() if https else False,
             follow_redirects=https,
             trust_env=https,
             headers=headers,

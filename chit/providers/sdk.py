@@ -29,7 +29,7 @@ from chit.providers.transport import (
     StatusError,
     Tries,
     Unreachable,
-    _bounded_body,
+    bounded_body,
 )
 
 if TYPE_CHECKING:
@@ -147,7 +147,7 @@ class OllamaSender:
             raise Unreachable(message, timed_out=timed_out) from err
         try:
             if not response.is_success:
-                raise StatusError(response.status_code, _bounded_body(response))
+                raise StatusError(response.status_code, bounded_body(response))
             yield response
         finally:
             response.close()

@@ -174,7 +174,7 @@ class Transport:
                 pool=endpoint.connect_timeout,
             ),
             follow_redirects=tls,
-            verify=_tls() if tls else False,
+            verify=tls_context() if tls else False,
         )
 
     def close(self) -> None:
@@ -218,7 +218,7 @@ class Transport:
                 status, headers = response.status_code, response.headers
                 if taken == retries or not should_retry(status, headers):
                     try:
-                        body = _bounded_body(response)
+                        body = bounded_body(response)
                     finally:
                         response.close()
                     raise StatusError(status, body)
@@ -269,12 +269,12 @@ def _describe(err: Exception) -> str:
 
 
 @cache
-def _tls() -> ssl.SSLContext:
+def tls_context() -> ssl.SSLContext:
     """httpx's own TLS settings (certifi's roots), loaded once per process, not per client."""
     return httpx.create_ssl_context()
 
 
-def _bounded_body(response: httpx.Response) -> bytes:
+def bounded_body(response: httpx.Response) -> bytes:
     """At most ``MAX_ERROR_BODY`` bytes of a body; the rest is never read."""
     parts: list[bytes] = []
     size = 0
