@@ -10,6 +10,10 @@ this environment sets PYTHONDONTWRITEBYTECODE, which would have chit recompiled 
 ``claude -p`` joins when a ``claude`` binary is on PATH. Goal (issue 18): ``chit -p``'s
 request within 6x a bare ``python -c pass``.
 
+The ``answer at +0.5 s`` cases hold the response for half a second, as a model does
+before its first token: chit loads genai-prices while it waits, so its whole process
+should take about 0.5 s more than with an instant answer, not 0.5 s plus the prices' import.
+
 Run: .venv/bin/python bench/bench_startup.py [--runs N]
 """
 
@@ -24,7 +28,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
@@ -36,6 +40,8 @@ RECORDING = {
     "anthropic": "anthropic/lcg_create_message_stream",
     "openai": "openai/lcg_with_streaming",
 }
+#: Seconds the server holds a response in the waiting cases, like a model's first token.
+WAIT = 0.5
 MODEL = {"anthropic": "claude-sonnet-4-5", "openai": "gpt-4.1"}
 KEY_ENV = {"anthropic": "ANTHROPIC_API_KEY", "openai": "OPENAI_API_KEY"}
 
@@ -166,6 +172,11 @@ def main() -> None:
             reply = lambda provider=provider: Reply.recorded(RECORDING[provider])  # noqa: E731
             cases += [chit_case(provider, reply, home), sdk_case(provider, reply)]
         cases += claude_case(lambda: Reply.recorded(RECORDING["anthropic"]), home)
+        waited = lambda: replace(Reply.recorded(RECORDING["anthropic"]), head_delay=WAIT)  # noqa: E731
+        cases += [
+            replace(chit_case("anthropic", waited, home), name=f"chit -p, answer at +{WAIT} s"),
+            replace(sdk_case("anthropic", waited), name=f"anthropic SDK, answer at +{WAIT} s"),
+        ]
         measure(cases, args.runs)
     report(cases, args.runs)
 

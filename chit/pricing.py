@@ -6,6 +6,7 @@ that commands that price nothing start fast.
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -99,6 +100,26 @@ def parse_usd(value: object) -> Decimal | None:
     if not d.is_finite() or not _USD_LOWEST <= d.adjusted() <= _USD_HIGHEST:
         return None if not d.is_finite() or d != 0 else Decimal(0)
     return d
+
+
+def warm() -> None:
+    """Load genai-prices in the background, once: started as a request goes out, the wait
+    for the answer hides its import (0.3-0.5 s of pydantic models), so pricing the answer
+    costs nothing a person feels. A failure here is left for :func:`price` to meet."""
+    global _warming
+    if _warming is None:
+        _warming = threading.Thread(target=_load, name="chit-prices", daemon=True)
+        _warming.start()
+
+
+_warming: threading.Thread | None = None
+
+
+def _load() -> None:
+    try:
+        _priced({"input_tokens": 1}, "gpt-4o", "openai", None)  # the data snapshot too
+    except Exception:  # noqa: BLE001 - price() reports whatever is wrong, in its turn
+        pass
 
 
 def genai_provider(provider: str, base_url: str | None) -> tuple[str | None, str | None]:

@@ -34,7 +34,7 @@ from chit.messages import (
     ToolCall,
     ToolResult,
 )
-from chit.pricing import Cost, genai_provider, price
+from chit.pricing import Cost, genai_provider, price, warm
 from chit.providers import Endpoint, Provider, Request
 from chit.state import AgentState, RequestRecord
 from chit.usage import Usage
@@ -149,6 +149,7 @@ class Agent:
             cache_ttl=self.cache_ttl,
         )
         stream = self.provider.stream(request)
+        warm()
         response: AssistantTurn | None = None
         try:
             for event in stream:
