@@ -6,6 +6,7 @@ that commands that price nothing start fast.
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from dataclasses import dataclass
 from decimal import Decimal
@@ -116,10 +117,9 @@ _warming: threading.Thread | None = None
 
 
 def _load() -> None:
-    try:
+    # Whatever goes wrong here, price() meets it again and reports it in its turn.
+    with contextlib.suppress(Exception):
         _priced({"input_tokens": 1}, "gpt-4o", "openai", None)  # the data snapshot too
-    except Exception:  # noqa: BLE001 - price() reports whatever is wrong, in its turn
-        pass
 
 
 def genai_provider(provider: str, base_url: str | None) -> tuple[str | None, str | None]:

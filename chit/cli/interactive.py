@@ -37,6 +37,8 @@ from chit.cli.screen import make_console, short_model
 from chit.cli.setup import build_agent
 from chit.errors import BadInput, ChitError
 from chit.messages import ReasoningDelta, Retrying, TextDelta, ToolCall, ToolCallEvent
+from chit.pricing import warm
+from chit.providers import Connecting
 
 #: Lines of an earlier answer shown when a session is resumed.
 RESUME_LINES = 12
@@ -57,12 +59,13 @@ def run_interactive(args: argparse.Namespace) -> int:
             questions.append(PromptSession())
         return ask(console, questions[0], call, root)
 
-    agent, session = build_agent(args, permission)
+    agent, session = build_agent(args, permission, background=True)
     try:
         repl = Repl(agent, console, session.path, len(agent.state.records), permission=permission)
         toolbar = Toolbar(agent, on_change=lambda: prompt.app.invalidate())
         history = home_dir(args.home) / "history"
         prompt = make_session(history, descriptions(), root, toolbar)
+        prompt.app.after_render += lambda _: _load_while_typing(agent)
         console.print(
             Text.assemble(
                 ("chit", "bold cyan"),
@@ -77,6 +80,14 @@ def run_interactive(args: argparse.Namespace) -> int:
         agent.close()
         session.close()
     return 0
+
+
+def _load_while_typing(agent: Agent) -> None:
+    """Once the prompt is drawn, the provider's modules and genai-prices load while the
+    user types (loaded before it, they would keep the prompt waiting)."""
+    if isinstance(agent.provider, Connecting):
+        agent.provider.start()
+    warm()
 
 
 def _loop(repl: Repl, prompt: PromptSession[str]) -> None:

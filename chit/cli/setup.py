@@ -14,7 +14,7 @@ from chit.checkpoint import Loaded, Session, home_dir
 from chit.cli.render import warn
 from chit.errors import BadInput
 from chit.messages import ToolCall
-from chit.providers import choose, connect
+from chit.providers import HTTP_PROVIDERS, Connecting, Provider, choose, connect
 
 
 def open_session(args: argparse.Namespace) -> tuple[Session, Loaded] | None:
@@ -45,9 +45,13 @@ def budget_from(args: argparse.Namespace, loaded: Loaded | None) -> tuple[Budget
 
 
 def build_agent(
-    args: argparse.Namespace, permission: Callable[[ToolCall], Decision] | None
+    args: argparse.Namespace,
+    permission: Callable[[ToolCall], Decision] | None,
+    background: bool = False,
 ) -> tuple[Agent, Session]:
-    """Open or create the session and the agent that runs turns in it."""
+    """Open or create the session and the agent that runs turns in it; with
+    ``background``, a key-based provider connects in the background (see
+    :class:`chit.providers.Connecting`)."""
     opened = open_session(args)
     session, loaded = opened if opened is not None else (None, None)
     if loaded is not None:
@@ -68,7 +72,12 @@ def build_agent(
         endpoint = replace(endpoint, first_byte_timeout=args.timeout, read_timeout=args.timeout)
     endpoint = replace(endpoint, home=home_dir(args.home))
     # Connected before the session is touched: a missing extra or credential writes nothing.
-    provider = connect(endpoint)
+    # Connecting over chit's own transport cannot fail, so a chat need not wait for it.
+    provider: Provider
+    if background and endpoint.provider in HTTP_PROVIDERS:
+        provider = Connecting(endpoint)
+    else:
+        provider = connect(endpoint)
     where = _without_userinfo(endpoint.base_url)
     if session is None:
         session = Session.create(

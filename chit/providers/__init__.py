@@ -9,15 +9,18 @@ provider SDK imported; the clouds (:mod:`chit.providers.clouds`) and a user's ow
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable, Mapping
+import threading
+from collections.abc import Callable, Generator, Mapping
 from dataclasses import dataclass, replace
 
 from chit.errors import BadInput, NoCredentials
-from chit.providers.base import Provider, Request
-from chit.providers.transport import Endpoint
+from chit.messages import Event
+from chit.providers.contract import Endpoint, Provider, Request
 
 __all__ = [
+    "HTTP_PROVIDERS",
     "PROVIDERS",
+    "Connecting",
     "Endpoint",
     "Provider",
     "Request",
@@ -274,3 +277,58 @@ def connect(endpoint: Endpoint, client: object | None = None) -> Provider:
     # The client's base URL tells the wire module which server it speaks to.
     provider = cls(replace(endpoint, base_url=endpoint.base_url or sender.base_url), sender)
     return provider
+
+
+#: Providers reached over chit's own transport: connecting one only imports modules.
+HTTP_PROVIDERS = frozenset({"anthropic", "openai", "openai-responses", "ollama"})
+
+
+class Connecting:
+    """A provider of :data:`HTTP_PROVIDERS` connected in the background: its wire module and
+    httpx load in a thread, started by :meth:`start` (a chat starts it once its prompt is
+    drawn) or by the first request, which waits for them only if they are not loaded yet."""
+
+    def __init__(self, endpoint: Endpoint) -> None:
+        if endpoint.provider not in HTTP_PROVIDERS:
+            raise ValueError(f"{endpoint.provider} is connected at once, not in the background")
+        self.endpoint = endpoint
+        self._provider: Provider | None = None
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._connect, name="chit-connect", daemon=True)
+        self._start = threading.Lock()
+
+    def _connect(self) -> None:
+        try:
+            self._provider = connect(self.endpoint)
+        except BaseException as e:  # handed to the first request, in the main thread
+            self._error = e
+
+    @property
+    def started(self) -> bool:
+        """Whether loading has begun."""
+        return self._thread.ident is not None
+
+    def start(self) -> None:
+        """Begin loading, once; later calls do nothing."""
+        with self._start:
+            if not self.started:
+                self._thread.start()
+
+    def ready(self) -> Provider:
+        """The connected provider, once it is (started now if it was not)."""
+        self.start()
+        self._thread.join()
+        if self._provider is None:
+            raise self._error or RuntimeError("the provider did not connect")
+        return self._provider
+
+    def stream(self, request: Request) -> Generator[Event, None, None]:
+        """The connected provider's stream (waiting for the connection first)."""
+        return self.ready().stream(request)
+
+    def close(self) -> None:
+        """Close the provider's connections, if it ever connected."""
+        if self.started:
+            self._thread.join()
+        if self._provider is not None:
+            self._provider.close()

@@ -14,9 +14,9 @@ from typing import TYPE_CHECKING, Any, Literal
 import orjson
 
 from chit.messages import Ended, Event, Message, RequestError
-from chit.providers.base import Accumulator, HTTPProvider, PendingCall, Request, Sender, int_or_none
+from chit.providers.base import Accumulator, HTTPProvider, PendingCall, Sender, int_or_none
+from chit.providers.contract import Endpoint, Request
 from chit.providers.failures import context_error, context_refused
-from chit.providers.transport import Endpoint
 from chit.usage import Usage
 
 if TYPE_CHECKING:  # the SDK's request types check the body; nothing is imported at run time

@@ -18,7 +18,7 @@ import time
 from collections.abc import Generator, Iterator, Mapping, Sequence
 from contextlib import closing
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any, ClassVar, Literal, Protocol
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 import httpx
 import orjson
@@ -27,7 +27,6 @@ from chit.messages import (
     AssistantTurn,
     Ended,
     Event,
-    Message,
     ReasoningDelta,
     RequestError,
     Retrying,
@@ -36,11 +35,12 @@ from chit.messages import (
     ToolCallEvent,
     ToolSpec,
 )
+from chit.providers.contract import Endpoint, Request
 from chit.providers.failures import status_error as status_error
 from chit.providers.framing import BadChunk, sse_events
 from chit.providers.framing import decode as decode
 from chit.providers.framing import ndjson_events as ndjson_events
-from chit.providers.transport import Endpoint, StatusError, Transport, Tries, Unreachable
+from chit.providers.transport import StatusError, Transport, Tries, Unreachable
 from chit.usage import Usage
 
 #: The record of a request nothing was billed for: every count known, and zero.
@@ -48,26 +48,6 @@ NOTHING_BILLED = Usage.reported(0, 0, 0, 0, 0)
 
 if TYPE_CHECKING:  # the SDK's type of the shape; nothing is imported at run time
     from openai.types.chat import ChatCompletionFunctionToolParam
-
-
-@dataclass(frozen=True, slots=True)
-class Request:
-    """One request to a model: the conversation so far and what to offer it."""
-
-    model: str
-    """The model to ask."""
-    messages: Sequence[Message]
-    """The conversation, oldest first."""
-    system: str = ""
-    """The system prompt (kept byte-stable between requests so the cache holds)."""
-    tools: Sequence[ToolSpec] = ()
-    """Tools offered to the model."""
-    max_tokens: int = 8192
-    """The most output tokens to generate."""
-    cache_key: str | None = None
-    """A prompt cache key (the session id) for servers that accept one."""
-    cache_ttl: Literal["5m", "1h"] = "5m"
-    """Anthropic cache breakpoint lifetime."""
 
 
 class Sender(Protocol):
@@ -79,18 +59,6 @@ class Sender(Protocol):
     ) -> Generator[Retrying, None, httpx.Response]:
         """POST a JSON body; return the open response once its status is a success (the
         caller closes it), yielding a notice before each retry it makes itself."""
-        ...
-
-    def close(self) -> None:
-        """Close the pooled connections."""
-        ...
-
-
-class Provider(Protocol):
-    """A provider: turns a request into a stream of events; closed once, when done."""
-
-    def stream(self, request: Request) -> Generator[Event, None, None]:
-        """Yield text, reasoning and tool-call events, then exactly one ``AssistantTurn``."""
         ...
 
     def close(self) -> None:

@@ -21,9 +21,9 @@ import httpx
 from chit.errors import BadInput, ChitError, NoCredentials
 from chit.providers.anthropic import AnthropicProvider
 from chit.providers.base import Sender, decode
+from chit.providers.contract import Endpoint
 from chit.providers.openai_chat import OpenAIChatProvider
 from chit.providers.sdk import SDKSender
-from chit.providers.transport import Endpoint
 
 if TYPE_CHECKING:
     import httpx2

@@ -21,7 +21,8 @@ from typing import Any
 import httpx
 
 from chit.errors import BadInput, ChitError
-from chit.providers.transport import Endpoint, tls_context
+from chit.providers.contract import Endpoint
+from chit.providers.transport import tls_context
 
 #: The variable that replaces the servers looked for.
 ENV = "CHIT_LOCAL_SERVERS"

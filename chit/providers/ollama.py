@@ -20,14 +20,13 @@ from chit.messages import Ended, Event, RequestError, ToolCall
 from chit.providers.base import (
     Accumulator,
     HTTPProvider,
-    Request,
     Sender,
     function_tools,
     int_or_none,
 )
+from chit.providers.contract import Endpoint, Request
 from chit.providers.failures import context_error, context_refused
 from chit.providers.framing import ndjson_events
-from chit.providers.transport import Endpoint
 from chit.usage import Usage
 
 #: The timings of the done line, in nanoseconds.

@@ -17,15 +17,15 @@ from chit.providers.base import (
     Accumulator,
     HTTPProvider,
     PendingCall,
-    Request,
     Sender,
     cache_write_ttl,
     function_tools,
     int_or_none,
 )
+from chit.providers.contract import Endpoint, Request
 from chit.providers.failures import context_error, context_refused, status_error
 from chit.providers.remembered import Remembered
-from chit.providers.transport import Endpoint, StatusError
+from chit.providers.transport import StatusError
 from chit.usage import Usage
 
 if TYPE_CHECKING:  # the SDK's request types check the body; nothing is imported at run time

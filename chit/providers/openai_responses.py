@@ -22,14 +22,13 @@ from chit.providers.base import (
     Accumulator,
     HTTPProvider,
     PendingCall,
-    Request,
     Sender,
     cache_write_ttl,
     int_or_none,
 )
+from chit.providers.contract import Endpoint, Request
 from chit.providers.failures import context_error, context_refused
 from chit.providers.openai_chat import openai_endpoint
-from chit.providers.transport import Endpoint
 from chit.usage import Usage
 
 if TYPE_CHECKING:  # the SDK's request types check the body; nothing is imported at run time

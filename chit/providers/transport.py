@@ -20,12 +20,12 @@ from collections.abc import Generator, Mapping
 from dataclasses import dataclass
 from functools import cache
 from http import HTTPStatus
-from pathlib import Path
 
 import httpx
 
 from chit import __version__
 from chit.messages import Retrying
+from chit.providers.contract import Endpoint as Endpoint
 
 #: The most of an error body chit reads (a gateway can answer with megabytes of HTML).
 MAX_ERROR_BODY = 64 * 1024
@@ -33,37 +33,6 @@ MAX_ERROR_BODY = 64 * 1024
 MAX_RETRY_DELAY = 8.0
 #: A server asking to wait longer than this is not retried (openai's MAX_RETRY_AFTER_DELAY).
 MAX_RETRY_AFTER = 120.0
-
-
-@dataclass(frozen=True, slots=True)
-class Endpoint:
-    """Where and how to reach a provider. The key is read from the environment, never stored."""
-
-    provider: str
-    """``anthropic``, ``openai``, ``openai-responses`` or ``ollama``."""
-    base_url: str | None = None
-    """The endpoint, or ``None`` for the provider's own."""
-    api_key: str | None = None
-    """The key from ``api_key_env`` (never written to any file)."""
-    api_key_env: str = ""
-    """The environment variable the key came from, named in auth errors."""
-    max_retries: int = 2
-    """Retries on 408, 409, 429, 5xx and connection errors (the SDKs' default: 2)."""
-    connect_timeout: float = 10.0
-    """Seconds to open a connection."""
-    first_byte_timeout: float = 60.0
-    """Seconds from sending the request to the response's first byte (its status line)."""
-    read_timeout: float = 120.0
-    """The longest silence, in seconds, between two pieces of a response body."""
-    retry_delay: float = 0.5
-    """The first backoff wait in seconds (the SDKs' ``INITIAL_RETRY_DELAY``), doubled each
-    retry up to ``MAX_RETRY_DELAY``."""
-    home: Path | None = None
-    """chit's home, where what was learned about endpoints is kept (``None``: nothing is)."""
-
-    def __repr__(self) -> str:
-        # Never let the key reach a log, a traceback or a session file through repr().
-        return f"Endpoint(provider={self.provider!r}, base_url={self.base_url!r})"
 
 
 class StatusError(Exception):
