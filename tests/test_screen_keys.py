@@ -9,19 +9,12 @@ from pathlib import Path
 
 import wire
 from replay import ReplayServer, Reply
-from terminal import Terminal
+from terminal import start
 
 #: Any escape sequence: CSI (colours, cursor moves, modes), OSC, or ESC and one character.
 ESCAPE = re.compile(rb"\x1b(?:\[[0-?]*[ -/]*[@-~]|\][^\x07]*\x07|[@-Z\\-_])")
 #: An SGR sequence that turns on dim (2) and italic (3), as rich writes "dim italic".
 DIM_ITALIC = re.compile(rb"\x1b\[(?:[0-9;]*;)?2;3(?:;[0-9;]*)?m")
-
-
-def start(replay: ReplayServer, home: Path, *args: str, **kw: str) -> Terminal:
-    t = Terminal(replay, home, *args, **kw)
-    t.wait_for("/help for commands")
-    t.wait_for("›")
-    return t
 
 
 def said(replay: ReplayServer, n: int) -> list[str]:
