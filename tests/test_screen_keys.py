@@ -54,6 +54,7 @@ def test_dumb_terminal_gets_plain_text(replay: ReplayServer, tmp_path: Path) -> 
     assert "Some **bold** text." in screen  # written as it came: no rendering, no codes
     t.type("/usage\r")
     t.wait_for("saved by caching")
+    t.settle()  # at the prompt: a Ctrl-D typed before it is the terminal's end-of-file
     t.type("\x04")
     assert t.exit_status() == 0
     assert ESCAPE.search(bytes(t.raw)) is None, bytes(t.raw)[:200]
@@ -140,6 +141,7 @@ def test_a_command_typed_while_an_answer_streams_runs_at_the_next_prompt(
     t.type("/usage\r")  # Enter typed ahead is Enter at the prompt, not a new line
     t.wait_for("saved by caching")
     assert len(replay.received) == 1
+    t.settle()
     t.type("\x04")
     assert t.exit_status() == 0
 
@@ -179,5 +181,6 @@ def test_reasoning_streams_dimmed_then_folds_and_thinking_toggles_it(
     assert screen.count("thought for") == 1
     t.type("/thinking\r")
     t.wait_for("reasoning folded to one line from now on")
+    t.settle()
     t.type("\x04")
     assert t.exit_status() == 0
