@@ -83,6 +83,33 @@ class Totals:
         }
 
 
+#: The lifetimes of a cache write, as ``cache_write_split`` names them, and the keys of
+#: a request's ``extras`` that hold them (where the provider reports them: Anthropic).
+CACHE_LIFETIMES = {"5m": "cache_write_5m", "1h": "cache_write_1h"}
+
+
+def cache_write_split(records: Iterable[RequestRecord]) -> dict[str, int] | None:
+    """Cache-write tokens by lifetime, ``{"5m": N, "1h": M}``, summed over the requests
+    whose provider reported the split; ``None`` when none did."""
+    split: dict[str, int] | None = None
+    for record in records:
+        extras = record.response.extras
+        counts = {k: _count(extras.get(key)) for k, key in CACHE_LIFETIMES.items()}
+        if all(n is None for n in counts.values()):
+            continue
+        split = split or dict.fromkeys(CACHE_LIFETIMES, 0)
+        for k, n in counts.items():
+            split[k] += n or 0
+    return split
+
+
+def _count(value: object) -> int | None:
+    """A count as read from a file: a whole number not below 0, else ``None``."""
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+        return value
+    return None
+
+
 @dataclass
 class AgentState:
     """The session as the agent sees it: what was said, and what every request reported."""
@@ -127,6 +154,8 @@ class Report:
     """Per reported model, in order of first use: how many turns it served, and its totals."""
     last_turn: tuple[int, Totals] | None
     """The turn of the last request and that turn's totals; ``None`` before any request."""
+    cache_write_split: dict[str, int] | None = None
+    """Cache writes by lifetime (:func:`cache_write_split`), ``None`` when never reported."""
 
     @classmethod
     def of(
@@ -139,6 +168,7 @@ class Report:
         """The report of a session's records, oldest first; ``totals``: theirs, when they
         are summed already (a reader sums them as it goes)."""
         totals = Totals.of(records) if totals is None else totals
+        split = cache_write_split(records)
         models: dict[str, list[RequestRecord]] = {}
         for r in records:
             models.setdefault(r.response.model_name, []).append(r)
@@ -148,7 +178,7 @@ class Report:
             for m, mine in models.items()
         }
         if not records:
-            return cls(session_id, turns, totals, by_model, None)
+            return cls(session_id, turns, totals, by_model, None, split)
         last = records[-1].turn
         return cls(
             session_id,
@@ -156,4 +186,5 @@ class Report:
             totals,
             by_model,
             (last, Totals.of(r for r in records if r.turn == last)),
+            split,
         )

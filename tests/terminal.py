@@ -103,3 +103,11 @@ class Terminal:
             pass
         self.child.close()
         return self.child.exitstatus
+
+
+def start(replay: ReplayServer, home: Path, *args: str, **kw: str) -> Terminal:
+    """A chat started in a terminal, waiting at its first prompt."""
+    t = Terminal(replay, home, *args, **kw)
+    t.wait_for("/help for commands")
+    t.wait_for("›")
+    return t

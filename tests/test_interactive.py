@@ -12,18 +12,11 @@ from pathlib import Path
 import wire
 from helpers import CHIT, KEY, env_for
 from replay import ReplayServer, Reply
-from terminal import Terminal
+from terminal import start
 
 MARKDOWN = "## Plan\n\nSome **bold** text:\n\n- one\n- two\n\n```python\nprint(1)\n```\n\nDone."
 #: An SGR sequence that sets a colour (foreground, background, 256 or true colour).
 COLOUR = re.compile(rb"\x1b\[(?:[0-9;]*;)?(?:3[0-9]|4[0-9]|9[0-7]|10[0-7])(?:;[0-9;]*)?m")
-
-
-def start(replay: ReplayServer, home: Path, *args: str, **kw: str) -> Terminal:
-    t = Terminal(replay, home, *args, **kw)
-    t.wait_for("/help for commands")
-    t.wait_for("›")
-    return t
 
 
 def lines_with(screen: str, needle: str) -> list[str]:

@@ -226,3 +226,57 @@ def test_sessions_json_names_the_parent_of_a_fork_and_the_working_folder(tmp_pat
     )
     assert listed[fork.session_id]["forked_from"] == parent.session_id
     assert listed[fork.session_id]["cwd"] == "/work/app"
+
+
+# --- the 5-minute / 1-hour cache-write split ----------------------------------------------
+
+
+def test_the_cache_write_split_anthropic_reports_is_in_every_report(
+    replay: ReplayServer, tmp_path: Path
+) -> None:
+    first = sonnet(
+        replay, tmp_path, "-p", "hi", input_tokens=100, cache_write=3000, cache_split=(1000, 2000)
+    )
+    assert first["turn"]["cache_write_split"] == {"5m": 1000, "1h": 2000}
+    assert first["session"]["cache_write_split"] == {"5m": 1000, "1h": 2000}
+    # $3/M x 100 + $3.75/M x 1,000 (5 minutes) + $6/M x 2,000 (an hour) + $15/M x 5.
+    assert Decimal(first["turn"]["cost_usd"]) == Decimal("0.016125")
+    again = sonnet(replay, tmp_path, "-c", "-p", "more", cache_write=500, cache_split=(500, 0))
+    assert again["turn"]["cache_write_split"] == {"5m": 500, "1h": 0}
+    assert again["session"]["cache_write_split"] == {"5m": 1500, "1h": 2000}
+
+    report = as_json(chit(tmp_path, "usage", "--json"))
+    assert report["cache_write_split"] == {"5m": 1500, "1h": 2000}
+    assert report["usage"]["cache_write_tokens"] == 3500
+    rows = as_json(chit(tmp_path, "usage", "--requests", "--json"))
+    assert [r["cache_write_split"] for r in rows] == [
+        {"5m": 1000, "1h": 2000},
+        {"5m": 500, "1h": 0},
+    ]
+
+    lines = chit(tmp_path, "usage", "--requests").stdout.splitlines()
+    assert lines[1].split()[3:8] == ["input", "cache", "read", "cache", "write"]
+    assert lines[1].split()[8:10] == ["1h", "write"]
+    assert lines[2].split()[3:6] == ["3,100", "0", "3,000"] and lines[2].split()[6] == "2,000"
+    assert lines[3].split()[5:7] == ["500", "0"]
+
+    table = chit(tmp_path, "usage").stdout.splitlines()
+    rows_of = {line[:20].strip(): line[20:].split() for line in table}
+    assert rows_of["cache write"] == ["500", "3,500"]  # last turn, session
+    assert rows_of["of which 1h"] == ["0", "2,000"]
+    assert all(len(line) <= 80 for line in table)
+
+
+def test_no_split_reported_is_null_and_no_row(replay: ReplayServer, tmp_path: Path) -> None:
+    out = sonnet(replay, tmp_path, "-p", "hi", cache_write=300)  # no cache_creation object
+    assert out["turn"]["cache_write_split"] is None
+    assert out["session"]["cache_write_split"] is None
+    assert as_json(chit(tmp_path, "usage", "--json"))["cache_write_split"] is None
+    assert as_json(chit(tmp_path, "usage", "--requests", "--json"))[0]["cache_write_split"] is None
+    assert "1h write" not in chit(tmp_path, "usage", "--requests").stdout
+    table = chit(tmp_path, "usage").stdout
+    assert "cache write" in table and "of which 1h" not in table
+    # Reported, but every write for 5 minutes: the split is there, the 1h row is not.
+    sonnet(replay, tmp_path, "-c", "-p", "more", cache_write=200, cache_split=(200, 0))
+    assert as_json(chit(tmp_path, "usage", "--json"))["cache_write_split"] == {"5m": 200, "1h": 0}
+    assert "of which 1h" not in chit(tmp_path, "usage").stdout

@@ -29,15 +29,24 @@ def anthropic(
     cache_write: int = 0,
     output_tokens: int = 5,
     stop: str | None = None,
+    cache_split: tuple[int, int] | None = None,
+    thinking: str = "",
 ) -> bytes:
-    """An Anthropic Messages stream: text, then tool_use blocks, usage as the API sends it;
-    ``stop`` names another stop reason (``max_tokens``)."""
-    usage = {
+    """An Anthropic Messages stream: thinking, text, then tool_use blocks, usage as the API
+    sends it; ``stop`` names another stop reason (``max_tokens``); ``cache_split`` the
+    5-minute and 1-hour parts of ``cache_write`` (the ``cache_creation`` object)."""
+    usage: dict[str, Any] = {
         "input_tokens": input_tokens,
         "cache_creation_input_tokens": cache_write,
         "cache_read_input_tokens": cache_read,
         "output_tokens": 1,
     }
+    if cache_split is not None:
+        five, hour = cache_split
+        usage["cache_creation"] = {
+            "ephemeral_5m_input_tokens": five,
+            "ephemeral_1h_input_tokens": hour,
+        }
     msg = {
         "id": "msg_1",
         "type": "message",
@@ -50,30 +59,37 @@ def anthropic(
     }
     out = [_sse("message_start", {"type": "message_start", "message": msg})]
     index = 0
-    if text:
-        out.append(
-            _sse(
-                "content_block_start",
-                {
-                    "type": "content_block_start",
-                    "index": 0,
-                    "content_block": {"type": "text", "text": ""},
-                },
-            )
-        )
-        for i in range(0, len(text), 8):
+    blocks: list[tuple[str, dict[str, str], str, str]] = [
+        ("thinking", {"thinking": "", "signature": ""}, "thinking_delta", thinking),
+        ("text", {"text": ""}, "text_delta", text),
+    ]
+    for kind, empty, delta, content in blocks:
+        if not content:
+            continue
+        start = {"type": kind, **empty}
+        block = {"type": "content_block_start", "index": index, "content_block": start}
+        out.append(_sse("content_block_start", block))
+        for i in range(0, len(content), 8):
             out.append(
                 _sse(
                     "content_block_delta",
                     {
                         "type": "content_block_delta",
-                        "index": 0,
-                        "delta": {"type": "text_delta", "text": text[i : i + 8]},
+                        "index": index,
+                        "delta": {"type": delta, kind: content[i : i + 8]},
                     },
                 )
             )
-        out.append(_sse("content_block_stop", {"type": "content_block_stop", "index": 0}))
-        index = 1
+        if kind == "thinking":
+            signed = {"type": "signature_delta", "signature": "c2lnbmVk"}
+            out.append(
+                _sse(
+                    "content_block_delta",
+                    {"type": "content_block_delta", "index": index, "delta": signed},
+                )
+            )
+        out.append(_sse("content_block_stop", {"type": "content_block_stop", "index": index}))
+        index += 1
     for n, (call_id, name, args) in enumerate(tool_calls, start=index):
         out.append(
             _sse(

@@ -32,7 +32,7 @@ from chit.agent import (
 from chit.checkpoint import home_dir
 from chit.cli.render import footer, tokens_and_cost
 from chit.cli.repl.commands import Repl, descriptions, dispatch, is_command
-from chit.cli.repl.prompt import Toolbar, make_session
+from chit.cli.repl.prompt import Toolbar, make_session, prompts_for_this_terminal
 from chit.cli.screen import make_console, short_model
 from chit.cli.setup import build_agent
 from chit.errors import BadInput, ChitError
@@ -61,21 +61,24 @@ def run_interactive(args: argparse.Namespace) -> int:
 
     agent, session = build_agent(args, permission, background=True)
     try:
-        repl = Repl(agent, console, session.path, len(agent.state.records), permission=permission)
-        toolbar = Toolbar(agent, on_change=lambda: prompt.app.invalidate())
-        history = home_dir(args.home) / "history"
-        prompt = make_session(history, descriptions(), root, toolbar)
-        prompt.app.after_render += lambda _: _load_while_typing(agent)
-        console.print(
-            Text.assemble(
-                ("chit", "bold cyan"),
-                f" · session {session.session_id[:8]} · {short_model(agent.model)} · ",
-                ("/help for commands", "dim"),
+        with prompts_for_this_terminal():
+            repl = Repl(
+                agent, console, session.path, len(agent.state.records), permission=permission
             )
-        )
-        if agent.state.messages:
-            show_resumed(console, agent)
-        _loop(repl, prompt)
+            toolbar = Toolbar(agent, on_change=lambda: prompt.app.invalidate())
+            history = home_dir(args.home) / "history"
+            prompt = make_session(history, descriptions(), root, toolbar)
+            prompt.app.after_render += lambda _: _load_while_typing(agent)
+            console.print(
+                Text.assemble(
+                    ("chit", "bold cyan"),
+                    f" · session {session.session_id[:8]} · {short_model(agent.model)} · ",
+                    ("/help for commands", "dim"),
+                )
+            )
+            if agent.state.messages:
+                show_resumed(console, agent)
+            _loop(repl, prompt)
     finally:
         agent.close()
         session.close()
@@ -194,7 +197,8 @@ def show_resumed(console: Console, agent: Agent) -> None:
 @contextmanager
 def _keys_unechoed() -> Iterator[None]:
     """While an answer streams, keys typed are not echoed into it (they wait for the next
-    prompt); Ctrl-C still reaches chit as a signal."""
+    prompt, Enter as Enter: not turned into a newline that would add a line instead of
+    sending); Ctrl-C still reaches chit as a signal."""
     try:
         fd = sys.stdin.fileno()
         before = termios.tcgetattr(fd)
@@ -202,6 +206,7 @@ def _keys_unechoed() -> Iterator[None]:
         yield
         return
     quiet = list(before)
+    quiet[0] &= ~termios.ICRNL
     quiet[3] &= ~termios.ECHO
     termios.tcsetattr(fd, termios.TCSANOW, quiet)
     try:

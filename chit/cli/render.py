@@ -13,7 +13,7 @@ from chit.checkpoint import SessionInfo, latest_path
 from chit.errors import BadInput, BudgetSpent, ChitError, NoCredentials, SessionError
 from chit.messages import Ended
 from chit.pricing import Cost
-from chit.state import AgentState, Report, Totals
+from chit.state import AgentState, Report, Totals, cache_write_split
 
 if TYPE_CHECKING:  # annotations only: the reports run without the agent
     from chit.agent import TurnDone
@@ -91,6 +91,8 @@ def turn_json(
     """The object ``chit -p --output-format json`` prints: the turn ``done`` in a session,
     or the ``failure`` that stopped it (before it started, when there is no ``state``)."""
     error = None if failure is None else error_json(failure)
+    records = [] if state is None else state.records
+    turn = [r for r in records if done is not None and r.turn == done.turn]
     if done is not None and done.error is not None:
         error = {"type": done.error.type, "message": done.error.message}
     return {
@@ -103,8 +105,16 @@ def turn_json(
         "stop_reason": None if done is None else done.stop_reason,
         "truncated": done is not None and done.truncated,
         "error": error,
-        "turn": (Totals() if done is None else done.totals).to_json(),
-        "session": None if state is None else {"turns": state.turns, **state.totals().to_json()},
+        "turn": {
+            **(Totals() if done is None else done.totals).to_json(),
+            "cache_write_split": cache_write_split(turn),
+        },
+        "session": None
+        if state is None
+        else {
+            **_figures(state.turns, state.totals()),
+            "cache_write_split": cache_write_split(records),
+        },
         # Requests of this turn counted above that the session file could not take.
         "unsaved_requests": 0 if done is None else done.unsaved,
     }
@@ -135,6 +145,7 @@ def session_json(report: Report, path: Path) -> dict[str, Any]:
         "session_id": report.session_id,
         "session_file": str(Path(path).absolute()),
         **_figures(report.turns, report.totals),
+        "cache_write_split": report.cache_write_split,
         "prices_version": report.totals.cost.prices_version,
         "by_model": {m: _figures(turns, t) for m, (turns, t) in report.by_model.items()},
     }

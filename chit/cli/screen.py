@@ -21,7 +21,7 @@ from rich.text import Text
 from chit.checkpoint import SessionInfo
 from chit.cli.render import usd
 from chit.pricing import Cost
-from chit.state import RequestRecord, Totals
+from chit.state import RequestRecord, Totals, cache_write_split
 from chit.usage import Usage
 
 #: The widest a model name is shown before it is shortened in the middle.
@@ -69,6 +69,8 @@ class Column:
     """Every request the column covers."""
     by_model: dict[str, Totals] = field(default_factory=dict)
     """The same requests per reported model, in order of first use."""
+    cache_write_split: dict[str, int] | None = None
+    """Their cache writes by lifetime (``5m``, ``1h``); ``None`` when never reported."""
 
     @classmethod
     def of(cls, title: str, records: Iterable[RequestRecord]) -> Column:
@@ -78,7 +80,7 @@ class Column:
         for r in records:
             models.setdefault(r.response.model_name, []).append(r)
         by_model = {m: Totals.of(mine) for m, mine in models.items()}
-        return cls(title, Totals.of(records), by_model)
+        return cls(title, Totals.of(records), by_model, cache_write_split(records))
 
 
 def _count(value: int | None, unknown: int) -> str:
@@ -93,6 +95,10 @@ def _uncached(u: Usage) -> str:
         return _count(None, u.input_unknown)
     plain = u.input_tokens - (u.cache_read_tokens or 0) - (u.cache_write_tokens or 0)
     return _count(plain, u.input_unknown)
+
+
+def _one_hour(split: dict[str, int] | None) -> str:
+    return "-" if split is None else f"{split['1h']:,}"
 
 
 def _hit_rate(u: Usage) -> str:
@@ -120,9 +126,10 @@ def _table() -> Table:
 
 
 def usage_table(columns: Sequence[Column], heading: str, path: Path) -> RenderableType:
-    """Usage side by side: rows input (all), of which cache read, cache write and uncached,
-    output, of which reasoning, requests, cost (and per model when several served), the
-    cache hit rate and what caching saved. Exact figures; fits 80 columns."""
+    """Usage side by side: rows input (all), of which cache read, cache write (and of that
+    the one-hour writes, when there were any) and uncached, output, of which reasoning,
+    requests, cost (and per model when several served), the cache hit rate and what caching
+    saved. Exact figures; fits 80 columns."""
     table = _table()
     table.add_column("", no_wrap=True, overflow="ellipsis", max_width=30)
     for c in columns:
@@ -134,6 +141,8 @@ def usage_table(columns: Sequence[Column], heading: str, path: Path) -> Renderab
     row("input (all)", lambda c: _count(c.totals.usage.input_tokens, c.totals.usage.input_unknown))
     row("  cache read", lambda c: _count(c.totals.usage.cache_read_tokens, 0), "dim")
     row("  cache write", lambda c: _count(c.totals.usage.cache_write_tokens, 0), "dim")
+    if any(c.cache_write_split and c.cache_write_split["1h"] for c in columns):
+        row("    of which 1h", lambda c: _one_hour(c.cache_write_split), "dim")
     row("  uncached", lambda c: _uncached(c.totals.usage), "dim")
     row("output", lambda c: _count(c.totals.usage.output_tokens, c.totals.usage.output_unknown))
     row("  reasoning", lambda c: _count(c.totals.usage.reasoning_tokens, 0), "dim")

@@ -21,7 +21,7 @@ import orjson
 from chit.checkpoint import Loaded, find, load, sessions_dir
 from chit.cli.render import latest_session, print_json, usd, warn
 from chit.errors import BadInput, SessionError
-from chit.state import RequestRecord, Totals
+from chit.state import RequestRecord, Totals, cache_write_split
 
 _COUNTS = ("input", "cache read", "cache write", "output", "reasoning")
 _UNKNOWN_DAY = "unknown"
@@ -113,6 +113,7 @@ def request_json(d: Dated) -> dict[str, Any]:
         "ended": r.ended.value,
         "truncated": r.truncated,
         "usage": r.usage.counts(),
+        "cache_write_split": cache_write_split([d.record]),
         "cost_usd": d.record.cost.usd_str(),
     }
 
@@ -136,6 +137,11 @@ def _requests(args: argparse.Namespace) -> int:
         ]
         for d in rows
     ]
+    splits = [cache_write_split([d.record]) for d in rows]
+    if any(split and split["1h"] for split in splits):  # beside cache write: its 1h part
+        header.insert(6, "1h write")
+        for row, split in zip(table, splits, strict=True):
+            row.insert(6, "-" if split is None else f"{split['1h']:,}")
     sys.stdout.write(f"session {loaded.state.session_id} · {path}\n")
     sys.stdout.write(_table(header, table) if table else "no requests yet\n")
     return 0

@@ -86,11 +86,16 @@ def _usage(repl: Repl, arg: str) -> None:
 
 @command("thinking")
 def _thinking(repl: Repl, arg: str) -> None:
-    """Show the last answer's reasoning in full."""
-    if repl.reasoning:
+    """Reasoning in full or folded to one line (a toggle); shows the last."""
+    from chit.cli.repl.stream import StreamView
+
+    full = StreamView.reasoning_in_full = not StreamView.reasoning_in_full
+    if full and repl.reasoning:
         repl.console.print(Text(repl.reasoning.strip(), style="dim italic"))
-    else:
+    elif full:
         repl.console.print("the last answer showed no reasoning", style="dim")
+    said = "shown in full" if full else "folded to one line"
+    repl.console.print(f"reasoning {said} from now on (/thinking again to change)", style="dim")
 
 
 @command("exit")

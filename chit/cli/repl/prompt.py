@@ -3,18 +3,24 @@ toolbar (model, context used, the session's tokens and cost, budget left)."""
 
 from __future__ import annotations
 
+import sys
 import threading
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from decimal import Decimal
 from pathlib import Path
 
 from prompt_toolkit import PromptSession
+from prompt_toolkit.application import create_app_session
 from prompt_toolkit.completion import CompleteEvent, Completer, Completion, PathCompleter
 from prompt_toolkit.document import Document
+from prompt_toolkit.filters import is_searching
 from prompt_toolkit.formatted_text import FormattedText
 from prompt_toolkit.history import FileHistory
 from prompt_toolkit.key_binding import KeyBindings, KeyPressEvent
+from prompt_toolkit.output.vt100 import Vt100_Output
 from prompt_toolkit.styles import Style
+from prompt_toolkit.utils import is_dumb_terminal
 
 from chit.agent import Agent
 from chit.cli.screen import short_model
@@ -28,6 +34,25 @@ STYLE = Style.from_dict(
         "bottom-toolbar.key": "ansiwhite",
     }
 )
+
+
+class _TextOnly(Vt100_Output):
+    """prompt-toolkit's output with every escape code left out: text only."""
+
+    def write_raw(self, data: str) -> None:
+        pass
+
+
+@contextmanager
+def prompts_for_this_terminal() -> Iterator[None]:
+    """On a dumb terminal (``TERM=dumb``), the prompts made inside write text only:
+    prompt-toolkit gives such a terminal a plain prompt, but still shows the cursor with
+    an escape code when a prompt is made."""
+    if not is_dumb_terminal():
+        yield
+        return
+    with create_app_session(output=_TextOnly.from_pty(sys.stdout)):
+        yield
 
 
 class RedactedHistory(FileHistory):
@@ -68,10 +93,13 @@ class ChitCompleter(Completer):
 
 def key_bindings() -> KeyBindings:
     """Enter sends; Alt-Enter, Esc-Enter or Ctrl-J add a line; Ctrl-C clears the line, or
-    on an empty line ends the prompt with ``KeyboardInterrupt`` (twice leaves chit)."""
+    on an empty line ends the prompt with ``KeyboardInterrupt`` (twice leaves chit).
+    While Ctrl-R searches the history, the keys are the search's own (Enter takes the line
+    found, Ctrl-C gives up)."""
     kb = KeyBindings()
+    editing = ~is_searching
 
-    @kb.add("enter")
+    @kb.add("enter", filter=editing)
     def _send(event: KeyPressEvent) -> None:
         buffer = event.current_buffer
         state = buffer.complete_state
@@ -81,12 +109,12 @@ def key_bindings() -> KeyBindings:
                 return  # a path was completed: go on typing
         buffer.validate_and_handle()
 
-    @kb.add("escape", "enter")
-    @kb.add("c-j")
+    @kb.add("escape", "enter", filter=editing)
+    @kb.add("c-j", filter=editing)
     def _newline(event: KeyPressEvent) -> None:
         event.current_buffer.insert_text("\n")
 
-    @kb.add("c-c")
+    @kb.add("c-c", filter=editing)
     def _cancel(event: KeyPressEvent) -> None:
         if event.current_buffer.text:
             event.current_buffer.reset()

@@ -26,7 +26,7 @@ _FENCE = re.compile(r" {0,3}(`{3,}|~{3,})")
 #: Seconds between printings of finished blocks: each printing redraws the live region
 #: too, so a fast stream prints a few blocks at a time (the live region shows them meanwhile).
 _PRINT_EVERY = 0.1
-#: Reasoning lines kept on screen while it streams.
+#: Reasoning lines kept on screen while it streams (folded; in full it takes the screen).
 _REASONING_LINES = 4
 
 
@@ -75,6 +75,10 @@ class StreamView:
     """Draws one turn: :meth:`wait` shows the spinner, :meth:`text` and :meth:`reasoning`
     take the deltas, :meth:`pause` settles everything before other output (a tool line, a
     question), :meth:`finish` ends the turn's drawing."""
+
+    reasoning_in_full: ClassVar[bool] = False
+    """Reasoning shown in full as it streams and left so in the scrollback, instead of its
+    last lines and then one folded line: for the rest of the chat (``/thinking`` toggles)."""
 
     def __init__(self, console: Console) -> None:
         self.console = console
@@ -130,7 +134,8 @@ class StreamView:
             self._print_finished_blocks()
 
     def reasoning(self, delta: str) -> None:
-        """A piece of reasoning: dimmed while it streams, folded to one line after."""
+        """A piece of reasoning: dimmed while it streams, folded to one line after (unless
+        shown in full)."""
         self.reasoning_text += delta
         if not self.live_ok:
             self.console.file.write(delta)
@@ -195,13 +200,17 @@ class StreamView:
         self._printed_blocks += 1
 
     def _fold_reasoning(self) -> None:
-        """Reasoning done: leave one dim line in the scrollback (``/thinking`` shows it)."""
+        """Reasoning done: leave one dim line in the scrollback (``/thinking`` shows it), or
+        all of it when it is shown in full."""
         if len(self.reasoning_text) <= self._shown_reasoning:
             return
         new = self.reasoning_text[self._shown_reasoning :]
         self._shown_reasoning = len(self.reasoning_text)
         if not self.live_ok:
             self.console.file.write("\n")
+            return
+        if self.reasoning_in_full:
+            self.console.print(Text(new.strip(), style="dim italic"))
             return
         words = len(new.split())
         self.console.print(
@@ -215,8 +224,11 @@ class StreamView:
         parts: list[RenderableType] = []
         pending = self.reasoning_text[self._shown_reasoning :]
         if pending:
-            lines = pending.rstrip().splitlines()[-_REASONING_LINES:]
-            parts.append(Text("\n".join(lines), style="dim italic", overflow="ellipsis"))
+            if self.reasoning_in_full:
+                parts.append(_Trimmed(Text(pending.strip(), style="dim italic"), height))
+            else:
+                lines = pending.rstrip().splitlines()[-_REASONING_LINES:]
+                parts.append(Text("\n".join(lines), style="dim italic", overflow="ellipsis"))
         if self.tail.strip():
             if self._printed_blocks:
                 parts.append(Text(""))
