@@ -248,6 +248,10 @@ def test_the_cache_write_split_anthropic_reports_is_in_every_report(
     report = as_json(chit(tmp_path, "usage", "--json"))
     assert report["cache_write_split"] == {"5m": 1500, "1h": 2000}
     assert report["usage"]["cache_write_tokens"] == 3500
+    assert as_json(chit(tmp_path, "usage", "--all", "--json"))["cache_write_split"] == {
+        "5m": 1500,
+        "1h": 2000,
+    }
     rows = as_json(chit(tmp_path, "usage", "--requests", "--json"))
     assert [r["cache_write_split"] for r in rows] == [
         {"5m": 1000, "1h": 2000},
@@ -272,6 +276,7 @@ def test_no_split_reported_is_null_and_no_row(replay: ReplayServer, tmp_path: Pa
     assert out["turn"]["cache_write_split"] is None
     assert out["session"]["cache_write_split"] is None
     assert as_json(chit(tmp_path, "usage", "--json"))["cache_write_split"] is None
+    assert as_json(chit(tmp_path, "usage", "--all", "--json"))["cache_write_split"] is None
     assert as_json(chit(tmp_path, "usage", "--requests", "--json"))[0]["cache_write_split"] is None
     assert "1h write" not in chit(tmp_path, "usage", "--requests").stdout
     table = chit(tmp_path, "usage").stdout

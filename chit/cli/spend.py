@@ -164,6 +164,8 @@ class Spend:
     """Per UTC day of the usage lines (``unknown`` for a line without a time)."""
     by_project: dict[str, Totals] = field(default_factory=dict)
     """Per working folder of the sessions."""
+    records: list[RequestRecord] = field(default_factory=list)
+    """Every request counted (for the figures totals do not keep, the cache-write split)."""
 
     @classmethod
     def of(cls, home: str | Path | None, since: dt.datetime | None) -> Spend:
@@ -202,6 +204,7 @@ class Spend:
         """Count one request."""
         day = _UNKNOWN_DAY if d.at is None else d.at.date().isoformat()
         self.total = self.total.plus(d.record)
+        self.records.append(d.record)
         for groups, key in (
             (self.by_model, d.record.response.model_name or "(model not recorded)"),
             (self.by_day, day),
@@ -224,6 +227,7 @@ class Spend:
             "since": None if since is None else since.isoformat().replace("+00:00", "Z"),
             **self.total.to_json(),
             "prices_version": self.total.cost.prices_version,
+            "cache_write_split": cache_write_split(self.records),
             **{
                 name: {k: t.to_json() for k, t in group.items()}
                 for name, group in self.groups().items()
