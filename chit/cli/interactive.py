@@ -37,6 +37,7 @@ from chit.cli.screen import make_console, short_model
 from chit.cli.setup import build_agent
 from chit.errors import BadInput, ChitError
 from chit.messages import ReasoningDelta, Retrying, TextDelta, ToolCall, ToolCallEvent
+from chit.telemetry import OFF, Telemetry, start_telemetry
 
 #: Lines of an earlier answer shown when a session is resumed.
 RESUME_LINES = 12
@@ -58,6 +59,7 @@ def run_interactive(args: argparse.Namespace) -> int:
         return ask(console, questions[0], call, root)
 
     agent, session = build_agent(args, permission)
+    telemetry = start_telemetry()
     try:
         repl = Repl(agent, console, session.path, len(agent.state.records), permission=permission)
         toolbar = Toolbar(agent, on_change=lambda: prompt.app.invalidate())
@@ -72,14 +74,15 @@ def run_interactive(args: argparse.Namespace) -> int:
         )
         if agent.state.messages:
             show_resumed(console, agent)
-        _loop(repl, prompt)
+        _loop(repl, prompt, telemetry)
     finally:
         agent.close()
         session.close()
+        telemetry.close()
     return 0
 
 
-def _loop(repl: Repl, prompt: PromptSession[str]) -> None:
+def _loop(repl: Repl, prompt: PromptSession[str], telemetry: Telemetry) -> None:
     interrupts = 0
     while repl.running:
         try:
@@ -98,10 +101,10 @@ def _loop(repl: Repl, prompt: PromptSession[str]) -> None:
         if is_command(line):
             dispatch(repl, line)
             continue
-        run_turn(repl, line)
+        run_turn(repl, line, telemetry)
 
 
-def run_turn(repl: Repl, line: str) -> None:
+def run_turn(repl: Repl, line: str, telemetry: Telemetry = OFF) -> None:
     """Send one message and draw the turn as it streams."""
     # Markdown, highlighting and the live region load with the first answer, not before
     # the first prompt.
@@ -139,7 +142,7 @@ def run_turn(repl: Repl, line: str) -> None:
     with _keys_unechoed():
         try:
             view.wait()
-            drain(agent.run(line), show)
+            drain(agent.run(line), telemetry.watch(show, agent.state.session_id))
         except ChitError as e:  # the budget is spent, a cost budget on an unpriced model
             view.finish()
             console.print(f"! {e}", style="red")
