@@ -57,7 +57,7 @@ class Live:
     """Exports one session's turns as they happen; :meth:`close` it once at exit."""
 
     def __init__(self, wanted: Settings) -> None:
-        self.pipeline = Pipeline(wanted, live_metrics=True)
+        self.pipeline = Pipeline(wanted)
         meter = self.pipeline.meters.get_meter(SCOPE, __version__)
         unit, about = METRICS[TOKEN_USAGE]
         self._tokens = meter.create_histogram(

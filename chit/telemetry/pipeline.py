@@ -1,19 +1,17 @@
 """The OpenTelemetry SDK as chit sets it up: a resource, OTLP/HTTP exporters configured by
 the standard variables, batched spans, and a close that waits at most
-:data:`~chit.telemetry.DEADLINE` seconds and says in one line what did not arrive.
+:data:`~chit.telemetry.settings.DEADLINE` seconds and says in one line what did not arrive.
 
-Imported only when telemetry is on (:func:`chit.telemetry.start`).
+Imported only when telemetry is on (:func:`chit.telemetry.start_telemetry`).
 """
 
 from __future__ import annotations
 
 import logging
-import os
 import threading
 import time
 from collections.abc import Callable, Sequence
 from typing import Any
-from urllib.parse import urlsplit
 
 from opentelemetry.exporter.otlp.proto.http.metric_exporter import OTLPMetricExporter
 from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
@@ -30,10 +28,10 @@ from opentelemetry.trace import Tracer
 
 from chit import __version__
 from chit.telemetry.conventions import SCOPE
-from chit.telemetry.settings import DEADLINE, Settings, warn
+from chit.telemetry.settings import DEADLINE, Settings, warn, where
 
 
-class _SpanExporter(OTLPSpanExporter):
+class SpanExporter(OTLPSpanExporter):
     """The OTLP span exporter, counting the spans the collector took."""
 
     delivered = 0
@@ -44,8 +42,11 @@ class _SpanExporter(OTLPSpanExporter):
             self.delivered += len(spans)
         return result
 
+    def shutdown(self) -> None:
+        super().shutdown()  # type: ignore[no-untyped-call]
 
-class _MetricExporter(OTLPMetricExporter):
+
+class MetricExporter(OTLPMetricExporter):
     """The OTLP metric exporter, noting whether a batch of points was refused or is still
     on its way."""
 
@@ -62,6 +63,13 @@ class _MetricExporter(OTLPMetricExporter):
         return result
 
 
+def quiet() -> None:
+    """The SDK logs every failed try to stderr; chit says it once, in its own words."""
+    sdk = logging.getLogger("opentelemetry")
+    sdk.addHandler(logging.NullHandler())
+    sdk.propagate = False
+
+
 def resource() -> Resource:
     """``service.name`` ``chit`` (unless ``OTEL_SERVICE_NAME`` or ``OTEL_RESOURCE_ATTRIBUTES``
     name another), ``service.version``, and what ``OTEL_RESOURCE_ATTRIBUTES`` adds."""
@@ -72,33 +80,22 @@ def resource() -> Resource:
 class Pipeline:
     """Where spans and metric points go, for one process."""
 
-    def __init__(self, wanted: Settings, *, live_metrics: bool) -> None:
-        """``live_metrics``: a meter whose instruments are exported at close; without it,
-        :meth:`send_metrics` sends points built by hand (their own timestamps)."""
-        # The SDK logs every failed try; chit says it once, in its own words, at close.
-        quiet = logging.getLogger("opentelemetry")
-        quiet.addHandler(logging.NullHandler())
-        quiet.propagate = False
+    def __init__(self, wanted: Settings) -> None:
+        quiet()
         self.spans_ended = 0
         res = resource()
-        self._spans = _SpanExporter() if wanted.traces else None
+        self._spans = SpanExporter() if wanted.traces else None
         self._batch = BatchSpanProcessor(self._spans) if self._spans else None
         self.tracers = TracerProvider(resource=res, shutdown_on_exit=False)
         if self._batch is not None:
             self.tracers.add_span_processor(self._batch)
         self.tracer: Tracer = self.tracers.get_tracer(SCOPE, __version__)
-        self.metric_exporter = _MetricExporter() if wanted.metrics else None
+        self.metric_exporter = MetricExporter() if wanted.metrics else None
         readers = []
-        if self.metric_exporter is not None and live_metrics:
+        if self.metric_exporter is not None:
             # Sent at close (and every minute in a long chat), never on the answer's path.
             readers.append(PeriodicExportingMetricReader(self.metric_exporter))
         self.meters = MeterProvider(readers, resource=res, shutdown_on_exit=False)
-        self.resource = res
-
-    def send_metrics(self, data: MetricsData) -> None:
-        """Send points built by hand (past sessions' records)."""
-        if self.metric_exporter is not None:
-            self.metric_exporter.export(data, timeout_millis=DEADLINE * 1000)
 
     def close(self) -> None:
         """Send what is left within the deadline (both signals at once), then say in one
@@ -127,21 +124,6 @@ class Pipeline:
             what = [f"{lost} span(s)"] if lost else []
             what += ["the metrics"] if metrics_lost else []
             warn(
-                f"the collector at {_where()} did not take {' and '.join(what)} "
+                f"the collector at {where()} did not take {' and '.join(what)} "
                 f"within {DEADLINE:g} s; the session file still holds every record"
             )
-
-
-def _where() -> str:
-    """The endpoint, as a person can tell it (no userinfo, no query)."""
-    env = os.environ
-    url = (
-        env.get("OTEL_EXPORTER_OTLP_ENDPOINT")
-        or env.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
-        or env.get("OTEL_EXPORTER_OTLP_METRICS_ENDPOINT")
-        or ""
-    ).strip()
-    parts = urlsplit(url)
-    host = parts.hostname or "?"
-    port = f":{parts.port}" if parts.port else ""
-    return f"{parts.scheme}://{host}{port}{parts.path}" if parts.scheme else url

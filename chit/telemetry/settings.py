@@ -7,6 +7,7 @@ import os
 import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 from chit.agent import AgentEvent
 
@@ -61,3 +62,21 @@ def _per_signal(env: Mapping[str, str], wanted: Settings, what: str) -> list[str
 def warn(text: str) -> None:
     """The one line telemetry says when something is wrong with it."""
     print(f"chit: warning: telemetry: {text}", file=sys.stderr)
+
+
+def where() -> str:
+    """The endpoint, as a person can tell it (no userinfo, no query)."""
+    env = os.environ
+    url = (
+        env.get("OTEL_EXPORTER_OTLP_ENDPOINT")
+        or env.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
+        or env.get("OTEL_EXPORTER_OTLP_METRICS_ENDPOINT")
+        or ""
+    ).strip()
+    parts = urlsplit(url)
+    try:
+        port = f":{parts.port}" if parts.port else ""
+    except ValueError:  # not a port: the URL as far as it can be read
+        port = ""
+    host = parts.hostname or "?"
+    return f"{parts.scheme}://{host}{port}{parts.path}" if parts.scheme else "the OTLP endpoint"
