@@ -76,6 +76,7 @@ class Collector:
     spans: list[Span] = field(default_factory=list)
     points: list[Point] = field(default_factory=list)
     requests: int = 0
+    """Exports received, taken or not."""
     status: int = 200
     """What every export is answered with."""
 
@@ -105,7 +106,6 @@ class Collector:
 
     def take(self, path: str, data: bytes) -> bytes:
         with self._lock:
-            self.requests += 1
             if path == "/v1/traces":
                 req = ExportTraceServiceRequest.FromString(data)
                 for rs in req.resource_spans:
@@ -190,6 +190,8 @@ def _handler(collector: Collector) -> type[BaseHTTPRequestHandler]:
 
         def do_POST(self) -> None:
             data = self.rfile.read(int(self.headers.get("content-length") or 0))
+            with collector._lock:
+                collector.requests += 1
             if collector.status != 200:
                 self.send_response(collector.status)
                 self.send_header("content-length", "0")

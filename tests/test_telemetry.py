@@ -1,0 +1,349 @@
+"""Telemetry: real ``chit`` processes against the replay server, exporting over OTLP/HTTP to
+a loopback collector that decodes the protobuf (tests/collector.py). Expected attributes are
+read from the session file chit wrote, the record every figure comes from."""
+
+from __future__ import annotations
+
+import json
+import socket
+import subprocess
+import sys
+import time
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+import wire
+from collector import Collector, Span
+from helpers import CHIT, KEY, env_for
+from replay import ReplayServer, Reply
+
+from chit.checkpoint import sessions_dir
+from chit.telemetry.settings import DEADLINE, Settings, settings
+
+TOOL_CALL = ("call_1", "read_file", {"path": "notes.txt"})
+
+
+def chit(
+    replay: ReplayServer, home: Path, *args: str, start: list[str] = CHIT, **env: str
+) -> subprocess.CompletedProcess[str]:
+    """``chit -p go`` on the replay server (Anthropic's wire), ``env`` added."""
+    return subprocess.run(
+        [*start, "--provider", "anthropic", "--base-url", replay.url, *args],
+        env=env_for(home, ANTHROPIC_API_KEY=KEY, **env),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=home.parent,
+    )
+
+
+def usage_lines(home: Path) -> tuple[str, list[dict[str, Any]]]:
+    """The session's id and its usage lines (the only session under ``home``)."""
+    [path] = sorted(sessions_dir(home).glob("*.jsonl"))
+    lines = [json.loads(line) for line in path.read_text().splitlines()]
+    return lines[0]["session_id"], [d for d in lines if d["type"] == "usage"]
+
+
+def expected(line: dict[str, Any], session_id: str) -> dict[str, Any]:
+    """A request span's attributes, straight from its usage line."""
+    out: dict[str, Any] = {
+        "gen_ai.operation.name": "chat",
+        "gen_ai.provider.name": "anthropic",
+        "gen_ai.request.model": line["model_requested"],
+        "gen_ai.conversation.id": session_id,
+        "chit.ended": line["ended"],
+        "chit.turn": line["turn"],
+    }
+    if line["model"]:
+        out["gen_ai.response.model"] = line["model"]
+    if line["stop_reason"]:
+        out["gen_ai.response.finish_reasons"] = (line["stop_reason"],)
+    names = {
+        "input_tokens": "gen_ai.usage.input_tokens",
+        "output_tokens": "gen_ai.usage.output_tokens",
+        "cache_read_tokens": "gen_ai.usage.cache_read.input_tokens",
+        "cache_write_tokens": "gen_ai.usage.cache_creation.input_tokens",
+        "reasoning_tokens": "chit.usage.reasoning_tokens",
+    }
+    out.update({names[k]: n for k, n in line["usage"].items() if n is not None})
+    if line["cost"]["usd"] is not None:
+        out["chit.cost.usd"] = float(Decimal(line["cost"]["usd"]))
+        if line["cost"]["partial"]:
+            out["chit.cost.partial"] = True
+    if line["error"] is not None:
+        out["error.type"] = line["error"]["type"]
+        out["chit.error.message"] = line["error"]["message"]
+        if line["error"]["status"] is not None:
+            out["http.response.status_code"] = line["error"]["status"]
+    return out
+
+
+def one_turn(collector: Collector) -> tuple[Span, list[Span], list[Span]]:
+    """The turn's span, its request spans and its tool spans, checking the tree."""
+    [turn] = collector.named("invoke_agent")
+    requests, tools = collector.named("chat "), collector.named("execute_tool ")
+    assert turn.parent_id == b""
+    for span in [*requests, *tools]:
+        assert span.parent_id == turn.span_id
+        assert span.trace_id == turn.trace_id
+        assert turn.start_ns <= span.start_ns <= span.end_ns <= turn.end_ns
+    assert len(collector.spans) == 1 + len(requests) + len(tools)
+    return turn, requests, tools
+
+
+def test_a_complete_turn_with_a_tool_call(replay: ReplayServer, tmp_path: Path) -> None:
+    (tmp_path / "notes.txt").write_text("hello")
+    home = tmp_path / "home"
+    replay.queue(
+        Reply(body=wire.anthropic("", [TOOL_CALL], input_tokens=10, cache_read=3, cache_write=2)),
+        Reply(body=wire.anthropic("it says hello", input_tokens=30, output_tokens=7)),
+    )
+    with Collector() as collector:
+        before = time.time_ns()
+        r = chit(replay, home, "-p", "go", **collector.env())
+        after = time.time_ns()
+    assert r.returncode == 0, r.stderr
+    assert "telemetry" not in r.stderr
+    session_id, lines = usage_lines(home)
+    turn, requests, [tool] = one_turn(collector)
+    assert before < turn.start_ns and turn.end_ns < after
+    assert [s.attributes for s in requests] == [expected(line, session_id) for line in lines]
+    first, second = (s.attributes for s in requests)
+    # The figures themselves, as the wire said them: input inclusive of cache.
+    assert first["gen_ai.usage.input_tokens"] == 15
+    assert first["gen_ai.usage.cache_read.input_tokens"] == 3
+    assert first["gen_ai.usage.cache_creation.input_tokens"] == 2
+    assert first["gen_ai.usage.output_tokens"] == 5
+    assert first["gen_ai.response.finish_reasons"] == ("tool_use",)
+    assert second["gen_ai.usage.input_tokens"] == 30
+    assert second["gen_ai.usage.output_tokens"] == 7
+    assert second["gen_ai.response.model"] == "claude-sonnet-4-5-20250929"
+    assert [s.name for s in requests] == ["chat claude-sonnet-4-5"] * 2
+    # The exact price survives the double: the decimal it reads back as is the record's.
+    for span, line in zip(requests, lines, strict=True):
+        assert Decimal(repr(span.attributes["chit.cost.usd"])) == Decimal(line["cost"]["usd"])
+        assert span.kind == 3  # CLIENT
+        assert span.status_code == 0
+    assert requests[0].end_ns <= tool.start_ns <= tool.end_ns <= requests[1].start_ns
+    assert tool.name == "execute_tool read_file"
+    assert tool.attributes == {
+        "gen_ai.operation.name": "execute_tool",
+        "gen_ai.tool.name": "read_file",
+        "gen_ai.tool.call.id": "call_1",
+        "gen_ai.tool.type": "function",
+        "gen_ai.conversation.id": session_id,
+    }
+    assert turn.attributes == {
+        "gen_ai.operation.name": "invoke_agent",
+        "gen_ai.agent.name": "chit",
+        "gen_ai.conversation.id": session_id,
+        "chit.turn": 1,
+        "chit.ended": "complete",
+        "chit.requests": 2,
+        "gen_ai.usage.input_tokens": 45,
+        "gen_ai.usage.output_tokens": 12,
+        "chit.cost.usd": float(sum(Decimal(line["cost"]["usd"]) for line in lines)),
+    }
+    assert turn.resource["service.name"] == "chit"
+
+
+def test_the_metrics(replay: ReplayServer, tmp_path: Path) -> None:
+    (tmp_path / "notes.txt").write_text("hello")
+    home = tmp_path / "home"
+    replay.queue(
+        Reply(body=wire.anthropic("", [TOOL_CALL], input_tokens=10, cache_read=3, cache_write=2)),
+        Reply(body=wire.anthropic("it says hello", input_tokens=30, output_tokens=7)),
+    )
+    with Collector() as collector:
+        r = chit(replay, home, "-p", "go", **collector.env())
+    assert r.returncode == 0, r.stderr
+    _, lines = usage_lines(home)
+    shared = {
+        "gen_ai.operation.name": "chat",
+        "gen_ai.provider.name": "anthropic",
+        "gen_ai.request.model": "claude-sonnet-4-5",
+        "gen_ai.response.model": "claude-sonnet-4-5-20250929",
+    }
+    tokens = {
+        p.attributes["gen_ai.token.type"]: p for p in collector.metric("gen_ai.client.token.usage")
+    }
+    assert set(tokens) == {"input", "output"}
+    for kind, counted in (("input", 45), ("output", 12)):
+        point = tokens[kind]
+        assert point.attributes == {**shared, "gen_ai.token.type": kind}
+        assert (point.value, point.count, point.unit) == (counted, 2, "{token}")
+        assert point.bounds[:3] == (1, 4, 16)
+    [duration] = collector.metric("gen_ai.client.operation.duration")
+    assert duration.attributes == shared
+    assert duration.count == 2 and duration.unit == "s"
+    spans = collector.named("chat ")
+    assert duration.value == pytest.approx(sum((s.end_ns - s.start_ns) / 1e9 for s in spans))
+    [cost] = collector.metric("chit.client.cost")
+    assert cost.unit == "USD" and cost.attributes == shared
+    assert Decimal(repr(cost.value)) == sum(Decimal(line["cost"]["usd"]) for line in lines)
+
+
+def test_an_interrupted_request(replay: ReplayServer, tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    answer = wire.anthropic("a long answer that never finishes " * 8, input_tokens=12)
+    replay.queue(Reply(body=answer, cut_after=len(answer) // 2))
+    with Collector() as collector:
+        r = chit(replay, home, "-p", "go", **collector.env())
+    assert r.returncode == 1
+    session_id, [line] = usage_lines(home)
+    assert line["ended"] == "interrupted"
+    missing = [k for k, n in line["usage"].items() if n is None]
+    assert missing, "a cut stream leaves a count unreported"
+    _, [request], _ = one_turn(collector)
+    assert request.attributes == expected(line, session_id)
+    assert request.attributes["chit.ended"] == "interrupted"
+    assert request.attributes["gen_ai.usage.input_tokens"] == 12
+    # A count that never arrived is not there at all, never 0.
+    assert "gen_ai.usage.output_tokens" not in request.attributes
+    assert request.status_code == 2 and request.status_message
+    tokens = collector.metric("gen_ai.client.token.usage")
+    assert [p.attributes["gen_ai.token.type"] for p in tokens] == ["input"]
+
+
+@pytest.mark.parametrize("status", [400, 500])
+def test_a_failed_request(replay: ReplayServer, tmp_path: Path, status: int) -> None:
+    home = tmp_path / "home"
+    error = {"type": "error", "error": {"type": "api_error", "message": "it broke"}}
+    # 500 is retried twice first: every try answers the same.
+    replay.queue(*[Reply.error(status, error, headers={"retry-after-ms": "10"})] * 3)
+    with Collector() as collector:
+        r = chit(replay, home, "-p", "go", **collector.env())
+    assert r.returncode == 1
+    session_id, [line] = usage_lines(home)
+    assert line["ended"] == "error"
+    turn, [request], _ = one_turn(collector)
+    assert request.attributes == expected(line, session_id)
+    assert request.attributes["http.response.status_code"] == status
+    assert request.attributes["error.type"] == line["error"]["type"]
+    # Refused before anything streamed: nothing billed, a known 0 (spec/usage.md).
+    assert line["usage"]["input_tokens"] == 0
+    assert request.attributes["gen_ai.usage.input_tokens"] == 0
+    assert request.status_code == 2 and "it broke" in request.status_message
+    assert turn.status_code == 2 and turn.attributes["chit.ended"] == "error"
+    tokens = collector.metric("gen_ai.client.token.usage")
+    assert sorted((p.attributes["gen_ai.token.type"], p.value, p.count) for p in tokens) == [
+        ("input", 0, 1),
+        ("output", 0, 1),
+    ]
+    [duration] = collector.metric("gen_ai.client.operation.duration")
+    assert duration.attributes["error.type"] == line["error"]["type"]
+
+
+def test_a_collector_that_is_down_costs_one_warning(replay: ReplayServer, tmp_path: Path) -> None:
+    with socket.socket() as s:  # a port nothing listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    replay.queue(Reply(body=wire.anthropic("fine")))
+    started = time.monotonic()
+    r = chit(
+        replay,
+        tmp_path / "home",
+        "-p",
+        "go",
+        OTEL_EXPORTER_OTLP_ENDPOINT=f"http://127.0.0.1:{port}",
+    )
+    took = time.monotonic() - started
+    assert r.returncode == 0
+    assert r.stdout == "fine\n"
+    warnings = [line for line in r.stderr.splitlines() if "telemetry" in line]
+    assert len(warnings) == 1, r.stderr
+    assert warnings[0].startswith("chit: warning: telemetry: the collector at http://127.0.0.1:")
+    assert "Traceback" not in r.stderr and "Transient error" not in r.stderr
+    assert took < DEADLINE + 8  # the start-up of a Python process, the deadline, no hang
+    assert len(r.stderr.splitlines()) == 2  # the footer and the warning
+
+
+def test_a_refusing_collector_is_the_same_one_warning(replay: ReplayServer, tmp_path: Path) -> None:
+    replay.queue(Reply(body=wire.anthropic("fine")))
+    with Collector(status=400) as collector:
+        r = chit(replay, tmp_path / "home", "-p", "go", **collector.env())
+    assert r.returncode == 0 and r.stdout == "fine\n"
+    assert collector.requests >= 1
+    assert len([line for line in r.stderr.splitlines() if "telemetry" in line]) == 1
+
+
+#: chit with a line first that says whether anything of OpenTelemetry was imported by exit.
+PROBE = [
+    sys.executable,
+    "-c",
+    "import atexit, sys\n"
+    "atexit.register(lambda: print('otel loaded:', any(m.split('.')[0] == 'opentelemetry' "
+    "for m in sys.modules), file=sys.stderr))\n" + CHIT[2],
+]
+
+
+@pytest.mark.parametrize(
+    "env",
+    [{}, {"OTEL_SDK_DISABLED": "true", "OTEL_EXPORTER_OTLP_ENDPOINT": "http://127.0.0.1:9"}],
+    ids=["no variables", "sdk disabled"],
+)
+def test_without_the_variables_nothing_is_imported(
+    replay: ReplayServer, tmp_path: Path, env: dict[str, str]
+) -> None:
+    replay.queue(Reply(body=wire.anthropic("fine")))
+    r = chit(replay, tmp_path / "home", "-p", "go", start=PROBE, **env)
+    assert r.returncode == 0, r.stderr
+    assert "otel loaded: False" in r.stderr
+
+
+def test_with_them_it_is(replay: ReplayServer, tmp_path: Path) -> None:
+    # The probe itself can fail: the same run with a collector named loads the SDK.
+    replay.queue(Reply(body=wire.anthropic("fine")))
+    with Collector() as collector:
+        r = chit(replay, tmp_path / "home", "-p", "go", start=PROBE, **collector.env())
+    assert "otel loaded: True" in r.stderr
+    assert collector.spans
+
+
+def test_the_extra_missing_is_one_warning(replay: ReplayServer, tmp_path: Path) -> None:
+    # The SDK made unimportable, as in an install without chit[otel].
+    start = [
+        sys.executable,
+        "-c",
+        "import sys\nsys.modules['opentelemetry.sdk'] = None\n" + CHIT[2],
+    ]
+    replay.queue(Reply(body=wire.anthropic("fine")))
+    with Collector() as collector:
+        r = chit(replay, tmp_path / "home", "-p", "go", start=start, **collector.env())
+    assert r.returncode == 0 and r.stdout == "fine\n"
+    [warning] = [line for line in r.stderr.splitlines() if "telemetry" in line]
+    assert "pip install 'chit[otel]'" in warning
+    assert collector.requests == 0
+
+
+def test_service_name_and_protocol(replay: ReplayServer, tmp_path: Path) -> None:
+    replay.queue(Reply(body=wire.anthropic("fine")), Reply(body=wire.anthropic("fine")))
+    with Collector() as collector:
+        named = chit(
+            replay, tmp_path / "a", "-p", "go", **collector.env(OTEL_SERVICE_NAME="team-x")
+        )
+        grpc = chit(
+            replay, tmp_path / "b", "-p", "go", **collector.env(OTEL_EXPORTER_OTLP_PROTOCOL="grpc")
+        )
+    assert named.returncode == 0
+    assert {s.resource["service.name"] for s in collector.spans} == {"team-x"}
+    assert grpc.returncode == 0 and grpc.stdout == "fine\n"
+    [warning] = [line for line in grpc.stderr.splitlines() if "telemetry" in line]
+    assert "OTEL_EXPORTER_OTLP_PROTOCOL=grpc" in warning
+    assert len(collector.spans) == 2  # the first run's turn and request only
+
+
+def test_which_signals_the_variables_ask_for() -> None:
+    url = "http://127.0.0.1:4318"
+    assert settings({}) is None
+    assert settings({"OTEL_EXPORTER_OTLP_ENDPOINT": url}) == Settings(True, True)
+    assert settings({"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": url}) == Settings(True, False)
+    assert settings({"OTEL_EXPORTER_OTLP_METRICS_ENDPOINT": url}) == Settings(False, True)
+    both = {"OTEL_EXPORTER_OTLP_ENDPOINT": url, "OTEL_METRICS_EXPORTER": "none"}
+    assert settings(both) == Settings(True, False)
+    assert settings({**both, "OTEL_SDK_DISABLED": "TRUE"}) is None
+    assert settings({**both, "OTEL_EXPORTER_OTLP_PROTOCOL": "http/protobuf"}) == Settings(
+        True, False
+    )
