@@ -347,3 +347,97 @@ def test_which_signals_the_variables_ask_for() -> None:
     assert settings({**both, "OTEL_EXPORTER_OTLP_PROTOCOL": "http/protobuf"}) == Settings(
         True, False
     )
+
+
+def iso_ns(at: str) -> int:
+    """A usage line's ``at`` (ISO-8601 UTC, milliseconds) in nanoseconds since the epoch."""
+    import datetime as dt
+
+    t = dt.datetime.fromisoformat(at.replace("Z", "+00:00"))
+    return (t - dt.datetime(1970, 1, 1, tzinfo=dt.UTC)) // dt.timedelta(microseconds=1) * 1000
+
+
+def test_export_of_a_past_session(replay: ReplayServer, tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    replay.queue(
+        Reply(body=wire.anthropic("one", input_tokens=10, cache_read=4)),
+        Reply(body=wire.anthropic("two", input_tokens=20, output_tokens=9)),
+    )
+    assert chit(replay, home, "-p", "first").returncode == 0  # no telemetry then
+    assert chit(replay, home, "-c", "-p", "second").returncode == 0
+    session_id, lines = usage_lines(home)
+    with Collector() as collector:
+        r = subprocess.run(
+            [*CHIT, "usage", "--export-otlp"],
+            env=env_for(home, **collector.env()),
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == f"sent 2 request(s) of 1 session(s) to {collector.endpoint}\n"
+    turns, requests = collector.named("invoke_agent"), collector.named("chat ")
+    assert [t.attributes["chit.turn"] for t in turns] == [1, 2]
+    for turn, request, line in zip(turns, requests, lines, strict=True):
+        at = iso_ns(line["at"])
+        # The original time: the request's record was written then; its start is not kept.
+        assert request.start_ns == request.end_ns == at
+        assert (turn.start_ns, turn.end_ns) == (at, at)
+        assert request.parent_id == turn.span_id
+        assert request.attributes == {**expected(line, session_id), "chit.replayed": True}
+        assert turn.attributes["chit.replayed"] is True
+        assert turn.attributes["gen_ai.conversation.id"] == session_id
+    assert requests[0].attributes["gen_ai.usage.cache_read.input_tokens"] == 4
+    assert requests[1].attributes["gen_ai.usage.output_tokens"] == 9
+    tokens = collector.metric("gen_ai.client.token.usage")
+    assert sorted((p.time_ns, p.attributes["gen_ai.token.type"], p.value) for p in tokens) == [
+        (iso_ns(lines[0]["at"]), "input", 14),
+        (iso_ns(lines[0]["at"]), "output", 5),
+        (iso_ns(lines[1]["at"]), "input", 20),
+        (iso_ns(lines[1]["at"]), "output", 9),
+    ]
+    assert {p.temporality for p in tokens} == {1}  # delta: each a request of its own
+    costs = collector.metric("chit.client.cost")
+    assert [Decimal(repr(p.value)) for p in sorted(costs, key=lambda p: p.time_ns)] == [
+        Decimal(line["cost"]["usd"]) for line in lines
+    ]
+    assert collector.metric("gen_ai.client.operation.duration") == []  # no start, no duration
+
+
+def test_export_all_sends_a_forked_request_once(replay: ReplayServer, tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    replay.queue(Reply(body=wire.anthropic("one")), Reply(body=wire.anthropic("two")))
+    assert chit(replay, home, "-p", "first").returncode == 0
+    assert chit(replay, home, "-c", "--fork", "-p", "second").returncode == 0
+    with Collector() as collector:
+        r = subprocess.run(
+            [*CHIT, "usage", "--export-otlp", "--all"],
+            env=env_for(home, **collector.env()),
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.startswith("sent 2 request(s) of 2 session(s)")
+    assert len(collector.named("chat ")) == 2
+    assert len({s.attributes["gen_ai.conversation.id"] for s in collector.named("chat ")}) == 2
+
+
+def test_export_errors_are_one_line(replay: ReplayServer, tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    replay.queue(Reply(body=wire.anthropic("one")))
+    assert chit(replay, home, "-p", "first").returncode == 0
+    export = [*CHIT, "usage", "--export-otlp"]
+    unset = subprocess.run(export, env=env_for(home), capture_output=True, text=True, timeout=60)
+    assert unset.returncode == 2
+    assert unset.stderr.startswith("chit: --export-otlp sends to the collector")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = env_for(
+        home, OTEL_EXPORTER_OTLP_ENDPOINT=f"http://127.0.0.1:{port}", OTEL_EXPORTER_OTLP_TIMEOUT="1"
+    )
+    down = subprocess.run(export, env=env, capture_output=True, text=True, timeout=60)
+    assert down.returncode == 1
+    assert down.stdout == ""
+    assert down.stderr == f"chit: the collector at http://127.0.0.1:{port} did not take 2 span(s)\n"
