@@ -148,37 +148,30 @@ def _span(s: Any, resource: dict[str, Any]) -> Span:
 
 def _points(m: Any) -> list[Point]:
     kind = m.WhichOneof("data")
-    if kind == "histogram":
-        return [
+    if kind not in ("histogram", "sum"):
+        return []
+    data = getattr(m, kind)
+    points = []
+    for p in data.data_points:
+        if kind == "histogram":
+            value, count, bounds = p.sum, p.count, tuple(p.explicit_bounds)
+        else:
+            value = p.as_double if p.WhichOneof("value") == "as_double" else float(p.as_int)
+            count, bounds = 1, ()
+        points.append(
             Point(
                 m.name,
                 m.unit,
                 attributes(p.attributes),
                 p.start_time_unix_nano,
                 p.time_unix_nano,
-                p.sum,
-                p.count,
-                tuple(p.explicit_bounds),
-                m.histogram.aggregation_temporality,
+                value,
+                count,
+                bounds,
+                data.aggregation_temporality,
             )
-            for p in m.histogram.data_points
-        ]
-    if kind == "sum":
-        return [
-            Point(
-                m.name,
-                m.unit,
-                attributes(p.attributes),
-                p.start_time_unix_nano,
-                p.time_unix_nano,
-                p.as_double if p.WhichOneof("value") == "as_double" else float(p.as_int),
-                1,
-                (),
-                m.sum.aggregation_temporality,
-            )
-            for p in m.sum.data_points
-        ]
-    return []
+        )
+    return points
 
 
 def _handler(collector: Collector) -> type[BaseHTTPRequestHandler]:

@@ -93,13 +93,18 @@ def one_turn(collector: Collector) -> tuple[Span, list[Span], list[Span]]:
     return turn, requests, tools
 
 
-def test_a_complete_turn_with_a_tool_call(replay: ReplayServer, tmp_path: Path) -> None:
+def tool_turn(replay: ReplayServer, tmp_path: Path) -> Path:
+    """Queue a turn of two requests with a tool call between them; the home to run it in."""
     (tmp_path / "notes.txt").write_text("hello")
-    home = tmp_path / "home"
     replay.queue(
         Reply(body=wire.anthropic("", [TOOL_CALL], input_tokens=10, cache_read=3, cache_write=2)),
         Reply(body=wire.anthropic("it says hello", input_tokens=30, output_tokens=7)),
     )
+    return tmp_path / "home"
+
+
+def test_a_complete_turn_with_a_tool_call(replay: ReplayServer, tmp_path: Path) -> None:
+    home = tool_turn(replay, tmp_path)
     with Collector() as collector:
         before = time.time_ns()
         r = chit(replay, home, "-p", "go", **collector.env())
@@ -150,12 +155,7 @@ def test_a_complete_turn_with_a_tool_call(replay: ReplayServer, tmp_path: Path) 
 
 
 def test_the_metrics(replay: ReplayServer, tmp_path: Path) -> None:
-    (tmp_path / "notes.txt").write_text("hello")
-    home = tmp_path / "home"
-    replay.queue(
-        Reply(body=wire.anthropic("", [TOOL_CALL], input_tokens=10, cache_read=3, cache_write=2)),
-        Reply(body=wire.anthropic("it says hello", input_tokens=30, output_tokens=7)),
-    )
+    home = tool_turn(replay, tmp_path)
     with Collector() as collector:
         r = chit(replay, home, "-p", "go", **collector.env())
     assert r.returncode == 0, r.stderr
