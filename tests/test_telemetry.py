@@ -18,6 +18,7 @@ import wire
 from collector import Collector, Span
 from helpers import CHIT, KEY, env_for
 from replay import ReplayServer, Reply
+from terminal import Terminal
 
 from chit.checkpoint import sessions_dir
 from chit.telemetry.settings import DEADLINE, Settings, settings
@@ -234,6 +235,26 @@ def test_a_failed_request(replay: ReplayServer, tmp_path: Path, status: int) -> 
     ]
     [duration] = collector.metric("gen_ai.client.operation.duration")
     assert duration.attributes["error.type"] == line["error"]["type"]
+
+
+def test_the_chat_exports_each_turn(replay: ReplayServer, tmp_path: Path) -> None:
+    replay.queue(Reply(body=wire.anthropic("one")), Reply(body=wire.anthropic("two")))
+    home = tmp_path / "home"
+    home.mkdir()
+    with Collector() as collector:
+        t = Terminal(replay, home, **collector.env())
+        t.wait_for("/help for commands")
+        for n, said in ((1, "first"), (2, "second")):
+            t.type(f"{said}\r")
+            t.wait_for(f"{n * 15} tokens")
+        t.type("\x04")
+        assert t.exit_status() == 0
+    session_id, lines = usage_lines(home)
+    turns, requests = collector.named("invoke_agent"), collector.named("chat ")
+    assert [s.attributes["chit.turn"] for s in turns] == [1, 2]
+    assert [s.parent_id for s in requests] == [s.span_id for s in turns]
+    assert [s.attributes for s in requests] == [expected(line, session_id) for line in lines]
+    assert "telemetry" not in t.text
 
 
 def test_a_collector_that_is_down_costs_one_warning(replay: ReplayServer, tmp_path: Path) -> None:
