@@ -356,6 +356,17 @@ def test_service_name_and_protocol(replay: ReplayServer, tmp_path: Path) -> None
     assert len(collector.spans) == 2  # the first run's turn and request only
 
 
+def test_one_signal_by_its_own_endpoint(replay: ReplayServer, tmp_path: Path) -> None:
+    replay.queue(Reply(body=wire.anthropic("fine")))
+    with Collector() as collector:
+        metrics_only = {"OTEL_EXPORTER_OTLP_METRICS_ENDPOINT": collector.endpoint + "/v1/metrics"}
+        r = chit(replay, tmp_path / "home", "-p", "go", **metrics_only)
+    assert r.returncode == 0
+    assert "telemetry" not in r.stderr  # no span was lost: none was to be sent
+    assert collector.spans == []
+    assert collector.metric("gen_ai.client.token.usage")
+
+
 def test_which_signals_the_variables_ask_for() -> None:
     url = "http://127.0.0.1:4318"
     assert settings({}) is None

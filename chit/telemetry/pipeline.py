@@ -117,7 +117,7 @@ class Pipeline:
                 if exporter is not None:
                     exporter.shutdown()
         self.tracers.shutdown()
-        lost = self.spans_ended - (self._spans.delivered if self._spans else 0)
+        lost = self.spans_ended - self._spans.delivered if self._spans else 0
         metrics = self.metric_exporter
         metrics_lost = metrics is not None and (metrics.failed or metrics.pending)
         if lost or metrics_lost:
