@@ -62,6 +62,9 @@ def _isolated(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     """No real credentials or endpoints leak into a test; sessions go to a temporary home."""
     for name in _CREDENTIAL_VARS:
         monkeypatch.delenv(name, raising=False)
+    # No telemetry to a developer's own collector (tests/test_telemetry.py brings one).
+    for name in [n for n in os.environ if n.startswith("OTEL_")]:
+        monkeypatch.delenv(name)
     # No real AWS or Google configuration files, no metadata servers.
     monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-aws-config"))
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-aws-credentials"))

@@ -60,7 +60,7 @@ def layer(name: str) -> str:
         return "bottom"
     if name == "chit.__main__":  # `python -m chit`: the command line
         return "cli"
-    return name.split(".")[1]  # providers, checkpoint, agent, cli
+    return name.split(".")[1]  # providers, checkpoint, agent, telemetry, cli
 
 
 #: What each layer may import besides itself.
@@ -69,7 +69,9 @@ ALLOWED = {
     "providers": {"bottom"},
     "checkpoint": {"bottom"},
     "agent": {"bottom", "providers", "checkpoint"},
-    "cli": {"bottom", "providers", "checkpoint", "agent"},
+    # Telemetry watches the agent's events; the front ends switch it on.
+    "telemetry": {"bottom", "agent"},
+    "cli": {"bottom", "providers", "checkpoint", "agent", "telemetry"},
 }
 
 

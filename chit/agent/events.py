@@ -49,6 +49,10 @@ class ToolDone:
 
     call: ToolCall
     result: ToolResult
+    started_ns: int = 0
+    """When it started (``time.time_ns()``), asking permission included; 0: not known."""
+    ended_ns: int = 0
+    """When it ended (``time.time_ns()``); 0: not known."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,6 +62,10 @@ class UsageRecorded:
     record: RequestRecord
     turn: Totals
     """Totals of the turn so far."""
+    started_ns: int = 0
+    """When the request was sent (``time.time_ns()``), retries included; 0: not known."""
+    ended_ns: int = 0
+    """When its stream ended, before its record was written; 0: not known."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,6 +8,7 @@ before the turn ends.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -148,6 +149,7 @@ class Agent:
             cache_key=self.state.session_id or None,
             cache_ttl=self.cache_ttl,
         )
+        started = time.time_ns()
         stream = self.provider.stream(request)
         warm()
         response: AssistantTurn | None = None
@@ -162,6 +164,7 @@ class Agent:
             rest = [stream.throw(KeyboardInterrupt()), *stream]
             response = next((e for e in rest if isinstance(e, AssistantTurn)), None)
         assert response is not None, "a provider stream must end with an AssistantTurn"
+        ended = time.time_ns()
         # The request was (probably) billed: nothing may stop its record being kept, so a
         # signal now waits until it is written, then stops the turn.
         with signals.shielded():
@@ -173,7 +176,7 @@ class Agent:
             self._add(response.message())
         if signals.pending():
             self._stopped = True
-        yield from self._emit(UsageRecorded(record, self.state.turn_totals(turn)))
+        yield from self._emit(UsageRecorded(record, self.state.turn_totals(turn), started, ended))
         after = self.state.totals()
         threshold = self.budget.crossed(before, after)
         if threshold is not None:
@@ -221,13 +224,14 @@ class Agent:
             if self._stopped:
                 results.append(ToolResult(call.id, call.name, "not run: interrupted", True))
                 continue
+            started = time.time_ns()
             try:
                 result = yield from self._run_tool(call)
             except KeyboardInterrupt:
                 self._stopped = True
                 result = ToolResult(call.id, call.name, "interrupted by the user", True)
             results.append(result)
-            yield from self._emit(ToolDone(call, result))
+            yield from self._emit(ToolDone(call, result, started, time.time_ns()))
         self._add(Message(role="tool", tool_results=tuple(results)))
 
     def _run_tool(self, call: ToolCall) -> Generator[AgentEvent, None, ToolResult]:

@@ -39,6 +39,7 @@ from chit.errors import BadInput, ChitError
 from chit.messages import ReasoningDelta, Retrying, TextDelta, ToolCall, ToolCallEvent
 from chit.pricing import warm
 from chit.providers import Connecting
+from chit.telemetry import OFF, Telemetry, start_telemetry
 
 #: Lines of an earlier answer shown when a session is resumed.
 RESUME_LINES = 12
@@ -60,6 +61,7 @@ def run_interactive(args: argparse.Namespace) -> int:
         return ask(console, questions[0], call, root)
 
     agent, session = build_agent(args, permission, background=True)
+    telemetry = start_telemetry()
     try:
         with prompts_for_this_terminal():
             repl = Repl(
@@ -78,10 +80,11 @@ def run_interactive(args: argparse.Namespace) -> int:
             )
             if agent.state.messages:
                 show_resumed(console, agent)
-            _loop(repl, prompt)
+            _loop(repl, prompt, telemetry)
     finally:
         agent.close()
         session.close()
+        telemetry.close()
     return 0
 
 
@@ -93,7 +96,7 @@ def _load_while_typing(agent: Agent) -> None:
     warm()
 
 
-def _loop(repl: Repl, prompt: PromptSession[str]) -> None:
+def _loop(repl: Repl, prompt: PromptSession[str], telemetry: Telemetry) -> None:
     interrupts = 0
     while repl.running:
         try:
@@ -112,10 +115,10 @@ def _loop(repl: Repl, prompt: PromptSession[str]) -> None:
         if is_command(line):
             dispatch(repl, line)
             continue
-        run_turn(repl, line)
+        run_turn(repl, line, telemetry)
 
 
-def run_turn(repl: Repl, line: str) -> None:
+def run_turn(repl: Repl, line: str, telemetry: Telemetry = OFF) -> None:
     """Send one message and draw the turn as it streams."""
     # Markdown, highlighting and the live region load with the first answer, not before
     # the first prompt.
@@ -153,7 +156,7 @@ def run_turn(repl: Repl, line: str) -> None:
     with _keys_unechoed():
         try:
             view.wait()
-            drain(agent.run(line), show)
+            drain(agent.run(line), telemetry.watch(show, agent.state.session_id))
         except ChitError as e:  # the budget is spent, a cost budget on an unpriced model
             view.finish()
             console.print(f"! {e}", style="red")

@@ -75,7 +75,8 @@ def build_parser() -> argparse.ArgumentParser:
         prog=PROG,
         description="A terminal AI agent that keeps an exact tab of every token it spends.",
         epilog="Other commands: 'chit usage [SESSION] [--requests] [--json]', "
-        "'chit usage --all [--since 7d|DATE] [--json]', 'chit sessions [--json]', "
+        "'chit usage --all [--since 7d|DATE] [--json]', "
+        "'chit usage --export-otlp [SESSION|--all]', 'chit sessions [--json]', "
         "'chit models [--provider P] [--json]'.",
     )
     p.add_argument("--version", action="version", version=f"chit {__version__}")
@@ -183,6 +184,12 @@ def build_subparser(command: str) -> argparse.ArgumentParser:
         )
         p.add_argument(
             "--since", metavar="WHEN", help="with --all: the last N days (7d) or from a UTC date"
+        )
+        p.add_argument(
+            "--export-otlp",
+            action="store_true",
+            help="send the session's (or with --all every session's) records to the "
+            "OpenTelemetry collector OTEL_EXPORTER_OTLP_ENDPOINT names",
         )
     elif command == "models":
         p = _Parser(prog="chit models", description="Models served, with context and price.")

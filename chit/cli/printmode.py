@@ -18,6 +18,7 @@ from chit.cli.render import footer, print_json, turn_json
 from chit.cli.setup import build_agent
 from chit.errors import BadInput, BudgetSpent, ChitError
 from chit.messages import Ended, Retrying, TextDelta, ToolCall
+from chit.telemetry import Telemetry, start_telemetry
 
 
 def read_prompt(args: argparse.Namespace) -> str:
@@ -50,14 +51,17 @@ def exit_status(done: TurnDone) -> int:
 def run_print(args: argparse.Namespace) -> int:
     """Run one turn and print it; returns the exit status."""
     as_json = args.output_format == "json"
+    telemetry = start_telemetry()
     try:
-        return _run(args, as_json)
+        return _run(args, as_json, telemetry)
     except ChitError as e:
         if not as_json:
             raise
         print_json(turn_json(None, None, None, None, e))
         print(f"chit: {e}", file=sys.stderr)
         return e.exit_code
+    finally:
+        telemetry.close()
 
 
 class _Stdout:
@@ -82,7 +86,7 @@ class _Stdout:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
 
 
-def _run(args: argparse.Namespace, as_json: bool) -> int:
+def _run(args: argparse.Namespace, as_json: bool, telemetry: Telemetry) -> int:
     prompt = read_prompt(args)
     allow = bool(args.allow_tools)
 
@@ -103,7 +107,7 @@ def _run(args: argparse.Namespace, as_json: bool) -> int:
             print(f"chit: {event.call.name}: {event.result.content[:200]}", file=sys.stderr)
 
     try:
-        done = drain(agent.run(prompt), show)
+        done = drain(agent.run(prompt), telemetry.watch(show, agent.state.session_id))
     except BudgetSpent as e:
         if as_json:
             print_json(turn_json(agent.state, session.path, agent.endpoint.provider, None, e))

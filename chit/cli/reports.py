@@ -15,6 +15,10 @@ from chit.cli.render import info_json, latest_session, print_json, session_json,
 
 def run_report(command: str, args: argparse.Namespace) -> int:
     """Print a report; returns the exit status."""
+    if command == "usage" and args.export_otlp:
+        from chit.cli.export import run_export
+
+        return run_export(args)
     if command == "usage" and (args.all or args.requests or args.since is not None):
         from chit.cli.spend import run_spend
 

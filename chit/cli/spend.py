@@ -12,6 +12,7 @@ import argparse
 import datetime as dt
 import re
 import sys
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -150,6 +151,52 @@ def _requests(args: argparse.Namespace) -> int:
 # --- every session --------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class Past:
+    """A session as the reports read it."""
+
+    session_id: str
+    """Its id."""
+    project: str
+    """Its working folder."""
+    requests: list[Dated]
+    """Its requests, oldest first."""
+
+
+def every_session(home: str | Path | None) -> list[Past]:
+    """Every readable session under ``home``, oldest first (unreadable files are said so
+    and skipped). Created in the same second (a whole-second time): the parent first."""
+    sessions: list[tuple[tuple[str, bool], Past]] = []
+    folder = sessions_dir(home)
+    for path in sorted(folder.glob("*.jsonl")) if folder.is_dir() else []:
+        if path.name.startswith("."):
+            continue
+        try:
+            loaded = load(path)
+        except SessionError as e:
+            print(f"chit: warning: skipped {e}", file=sys.stderr)
+            continue
+        warn(path, loaded.warnings)
+        created, cwd = loaded.header.get("created_at"), loaded.header.get("cwd")
+        project = cwd if isinstance(cwd, str) and cwd else "(folder not recorded)"
+        when = (created if isinstance(created, str) else "", "forked_from" in loaded.header)
+        sessions.append((when, Past(loaded.state.session_id, project, dated(loaded))))
+    return [past for _, past in sorted(sessions, key=lambda s: s[0])]
+
+
+def first_seen(sessions: list[Past]) -> Iterator[tuple[Past, list[Dated]]]:
+    """Each session with the requests no earlier session had: a fork starts as a copy of
+    its parent's lines, and a request it copied is its parent's."""
+    seen: set[bytes] = set()
+    for past in sessions:
+        fresh = []
+        for d in past.requests:
+            if d.key not in seen:
+                seen.add(d.key)
+                fresh.append(d)
+        yield past, fresh
+
+
 @dataclass
 class Spend:
     """Every session's requests summed, and grouped by model, UTC day and project."""
@@ -169,34 +216,14 @@ class Spend:
 
     @classmethod
     def of(cls, home: str | Path | None, since: dt.datetime | None) -> Spend:
-        """Read every session under ``home``; unreadable files are said so and skipped.
-
-        Sessions are counted oldest first, so a request a fork copied is its parent's."""
-        sessions: list[tuple[tuple[str, bool], str, list[Dated]]] = []
-        folder = sessions_dir(home)
-        for path in sorted(folder.glob("*.jsonl")) if folder.is_dir() else []:
-            if path.name.startswith("."):
-                continue
-            try:
-                loaded = load(path)
-            except SessionError as e:
-                print(f"chit: warning: skipped {e}", file=sys.stderr)
-                continue
-            warn(path, loaded.warnings)
-            created, cwd = loaded.header.get("created_at"), loaded.header.get("cwd")
-            project = cwd if isinstance(cwd, str) and cwd else "(folder not recorded)"
-            # Created in the same second (a whole-second time): the parent before its fork.
-            when = (created if isinstance(created, str) else "", "forked_from" in loaded.header)
-            sessions.append((when, project, dated(loaded)))
-        spend, seen = cls(), set[bytes]()
-        for _, project, requests in sorted(sessions, key=lambda s: s[0]):
+        """Read every session under ``home``; unreadable files are said so and skipped."""
+        spend = cls()
+        for past, fresh in first_seen(every_session(home)):
             counted = False
-            for d in requests:
-                if d.key in seen or (since is not None and (d.at is None or d.at < since)):
-                    continue
-                seen.add(d.key)
-                counted = True
-                spend.add(d, project)
+            for d in fresh:
+                if since is None or (d.at is not None and d.at >= since):
+                    counted = True
+                    spend.add(d, past.project)
             spend.sessions += counted or since is None
         return spend
 
