@@ -4,12 +4,13 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 from prompt_toolkit import PromptSession
 from rich.text import Text
 
-from chit.agent import conversation
+from chit.agent import Agent, conversation
 from chit.checkpoint import Session
 from chit.cli.render import tokens_and_cost
 from chit.cli.repl.commands import Repl, command
@@ -23,11 +24,6 @@ def _session(repl: Repl) -> Session:
     if repl.session is None:
         raise BadInput("this chat has no session file to work on")
     return repl.session
-
-
-def _move_to(repl: Repl, session: Session) -> None:
-    repl.session = session
-    repl.session_path = session.path
 
 
 def _failed(repl: Repl, e: ChitError | OSError) -> None:
@@ -123,44 +119,46 @@ def _offer_files(
     repl.console.print(f"restored {len(changes)} file(s)", style="dim")
 
 
+def _go_on_in(repl: Repl, move: Callable[[Agent, Session], Session]) -> Session | None:
+    """Move the chat on to the session ``move`` makes (a fork, a fresh one); the old one."""
+    try:
+        old = _session(repl)
+        new = move(repl.agent, old)
+    except ChitError as e:
+        _failed(repl, e)
+        return None
+    repl.session = new
+    repl.session_path = new.path
+    return old
+
+
 @command("fork")
 def _fork(repl: Repl, arg: str) -> None:
     """Go on in a new session from here (this one stays as it is)."""
-    try:
-        old = _session(repl)
-        new = conversation.fork(repl.agent, old)
-    except ChitError as e:
-        _failed(repl, e)
-        return
-    _move_to(repl, new)
-    repl.console.print(
-        Text.assemble(
-            "forked: now in session ",
-            (new.session_id, "bold"),
-            f" (from {old.session_id[:8]}, left as it was)",
+    old = _go_on_in(repl, conversation.fork)
+    if old is not None:
+        new_id = _session(repl).session_id
+        repl.console.print(
+            Text.assemble(
+                "forked: now in session ", (new_id, "bold"), f" (from {old.session_id[:8]})"
+            )
         )
-    )
 
 
 @command("clear")
 def _clear(repl: Repl, arg: str) -> None:
     """Start afresh in a new session (this one is kept: chit -r resumes it)."""
-    try:
-        old = _session(repl)
-        new = conversation.clear(repl.agent, old)
-    except ChitError as e:
-        _failed(repl, e)
-        return
-    _move_to(repl, new)
-    repl.run_start = 0
-    repl.reasoning = ""
-    repl.console.print(
-        Text.assemble(
-            "new session ",
-            (new.session_id[:8], "bold"),
-            f" · the last one is kept: chit -r {old.session_id[:8]} resumes it",
+    old = _go_on_in(repl, conversation.clear)
+    if old is not None:
+        repl.run_start = 0
+        repl.reasoning = ""
+        repl.console.print(
+            Text.assemble(
+                "new session ",
+                (_session(repl).session_id[:8], "bold"),
+                f" · the last one is kept: chit -r {old.session_id[:8]} resumes it",
+            )
         )
-    )
 
 
 @command("export")
