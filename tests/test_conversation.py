@@ -84,13 +84,17 @@ def test_model_switches_mid_session(replay: ReplayServer, tmp_path: Path) -> Non
     assert sent["model"] == "claude-haiku-4-5"
     assert user_texts(sent) == ["first", "second"]  # the same conversation goes on
     assert "context 0% of 200k" in screen.splitlines()[-1]  # haiku's window, looked up again
+    t.type("/model claude-instant-1.2\r")  # a model whose window genai-prices does not know
+    t.wait_for("now using claude-instant-1.2")
+    toolbar = t.settle().splitlines()[-1]
+    assert "claude-instant-1.2" in toolbar and "context" not in toolbar
     leave(t)
     [info] = sessions(tmp_path)
     assert info["models"] == ["claude-sonnet-4-5-20250929", HAIKU]  # usage stays per model
     events = [e for e in lines_of(Path(info["session_file"])) if e["type"] == "model"]
     assert [(e["provider"], e["model"], e["base_url"]) for e in events] == [
         ("anthropic", "claude-haiku-4-5", replay.url)
-    ]
+    ]  # the switch to claude-instant-1.2 had no turn after it: it waited, and was not written
     # Resumed, the session goes on with the model it last used.
     replay.queue(Reply(body=wire.anthropic("still haiku", model=HAIKU)))
     t = start(replay, tmp_path, "-c", ANTHROPIC_BASE_URL=replay.url)
