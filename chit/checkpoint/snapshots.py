@@ -72,8 +72,13 @@ def copy_all(source: Path, dest: Path) -> None:
         try:
             os.link(blob, target)
         except OSError:
-            shutil.copy2(blob, target)
-            target.chmod(0o600)
+            try:
+                shutil.copy2(blob, target)
+                target.chmod(0o600)
+            except OSError as e:
+                raise JournalWriteError(
+                    f"cannot copy {blob} to {dest}: {e.strerror or e}"
+                ) from None
 
 
 @dataclass(frozen=True, slots=True)

@@ -120,8 +120,10 @@ class Toolbar:
         self._looking: str | None = None  # the model looked up, once a request was made
 
     def _look_up(self) -> None:
-        self.window = context_window(self.agent)
-        if self.window is not None:
+        model = self.agent.model
+        window = context_window(self.agent)
+        if window is not None and self._looking == model:  # not switched meanwhile
+            self.window = window
             self._on_change()
 
     def text(self) -> str:
