@@ -88,11 +88,7 @@ class Agent:
         """
         if self.budget.spent(self.state.totals()):
             raise BudgetSpent(f"the session's budget ({self.budget.describe()}) is spent")
-        if self.budget.max_cost is not None and self._price_of(self.model).unpriced:
-            raise BadInput(
-                f"a cost budget cannot be kept for {self.model}: genai-prices has no price "
-                "for it, so its cost is unknown; use --max-tokens instead"
-            )
+        self.check_prices()
         turn = self.state.turns + 1
         signals.rearm()
         self._stopped = False
@@ -134,6 +130,14 @@ class Agent:
                 "request_limit", f"the tool loop did not finish in {self.max_requests} requests"
             )
         yield from self._finish(turn, last, error)
+
+    def check_prices(self) -> None:
+        """:class:`BadInput` when a cost budget is set and the model has no known price."""
+        if self.budget.max_cost is not None and self._price_of(self.model).unpriced:
+            raise BadInput(
+                f"a cost budget cannot be kept for {self.model}: genai-prices has no price "
+                "for it, so its cost is unknown; use --max-tokens instead"
+            )
 
     def close(self) -> None:
         """Close the provider's connections; call it once the agent is done."""

@@ -32,7 +32,9 @@ rename them). Every field but ``type`` and the header's ``format`` is optional t
     ``to_turn``: the checkpoint the conversation goes back to (0: the empty conversation), ``at``.
 any other type
     an event for the runtime, kept in order as written: ``model`` {``provider``, ``model``},
-    ``budget`` {``max_cost`` (USD string or null), ``max_tokens``}, each with ``at``.
+    ``budget`` {``max_cost`` (USD string or null), ``max_tokens``}, ``snapshot`` {``path``,
+    ``turn``, ``sha256`` (null: the file did not exist)} before a tool changed a file (the
+    content kept beside the session, :mod:`chit.checkpoint.snapshots`), each with ``at``.
 
 Money is written as exact decimal strings (``"0.0003651"``), so totals re-derived from the
 file equal the ones kept in memory. Turn numbers are never reused: a turn after a rewind

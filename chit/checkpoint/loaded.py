@@ -66,6 +66,22 @@ class Loaded:
             return None
         return messages_of(self._heads[turn])
 
+    def lineage(self) -> list[tuple[int, int]]:
+        """The finished turns the conversation holds now, oldest first: each turn's number
+        and how many messages its checkpoint left (turns a rewind dropped are not in it)."""
+        if self.committed_turn not in self._heads:
+            return []
+        held: set[int] = set()
+        node = self._heads[self.committed_turn][1]
+        while node is not None:
+            held.add(id(node))
+            node = node.parent
+        return [
+            (turn, length)
+            for turn, (length, last) in sorted(self._heads.items())
+            if last is not None and id(last) in held
+        ]
+
     def report(self) -> Report:
         """The usage report of the session, as ``chit usage`` shows it."""
         state = self.state

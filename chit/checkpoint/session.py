@@ -39,6 +39,15 @@ from chit.checkpoint.journal import (
 from chit.checkpoint.loaded import Loaded, load
 from chit.checkpoint.lock import Lock, take
 from chit.checkpoint.reader import Tab, decode
+from chit.checkpoint.snapshots import (
+    EVENT,
+    FileChange,
+    changes_after,
+    copy_all,
+    event,
+    folder_of,
+    keep,
+)
 from chit.checkpoint.store import find, latest_path, sessions_dir
 from chit.messages import Message
 from chit.state import AgentState, RequestRecord
@@ -228,6 +237,8 @@ class Session:
             sync=sync,
             lock_as=self.session_id,
         )
+        if self._copied is not None:  # a fork: what its parent kept, it keeps too
+            copy_all(folder_of(self._copied.path), self.files)
         self._new = self._copied = None
         self._lock = held
         self._appender = Appender(self.path, self._ops, self._secrets, size)
@@ -284,7 +295,7 @@ class Session:
         keep counting up. ``None`` when the session has no such checkpoint (nothing is
         written then).
         """
-        loaded = self._as_read()
+        loaded = self.as_read()
         if loaded is not None:
             messages = loaded.conversation_at(checkpoint)
         else:  # a new session, no line yet
@@ -298,7 +309,25 @@ class Session:
         state = loaded.state
         return AgentState(self.session_id, messages, list(state.records), state.turns)
 
-    def _as_read(self) -> Loaded | None:
+    # --- files a tool changed -----------------------------------------------------------
+
+    @property
+    def files(self) -> Path:
+        """The folder of what files held before a tool changed them (see
+        :mod:`chit.checkpoint.snapshots`)."""
+        return folder_of(self.path)
+
+    def keep_file(self, path: Path, turn: int) -> None:
+        """Keep what ``path`` holds before turn ``turn`` changes it: its content in
+        :attr:`files`, a ``snapshot`` event in the journal (written with the next line)."""
+        self.append_event(EVENT, **event(path, turn, keep(self.files, path)))
+
+    def changed_after(self, turn: int) -> list[FileChange]:
+        """The files tools changed after checkpoint ``turn``, with what each held then."""
+        loaded = self.as_read()
+        return [] if loaded is None else changes_after(loaded.events, turn)
+
+    def as_read(self) -> Loaded | None:
         """The session as a reader reads it now (a fork not written yet: its parent);
         ``None`` for a new session with no line yet."""
         return load(self.path) if self._new is None else self._copied

@@ -31,6 +31,7 @@ from chit.agent import (
 )
 from chit.checkpoint import home_dir
 from chit.cli.render import footer, tokens_and_cost
+from chit.cli.repl import conversation as _conversation  # noqa: F401  (registers its commands)
 from chit.cli.repl.commands import Repl, descriptions, dispatch, is_command
 from chit.cli.repl.prompt import Toolbar, make_session, prompts_for_this_terminal
 from chit.cli.screen import make_console, short_model
@@ -61,12 +62,17 @@ def run_interactive(args: argparse.Namespace) -> int:
         return ask(console, questions[0], call, root)
 
     agent, session = build_agent(args, permission, background=True)
+    repl = Repl(
+        agent,
+        console,
+        session.path,
+        len(agent.state.records),
+        permission=permission,
+        session=session,
+    )
     telemetry = start_telemetry()
     try:
         with prompts_for_this_terminal():
-            repl = Repl(
-                agent, console, session.path, len(agent.state.records), permission=permission
-            )
             toolbar = Toolbar(agent, on_change=lambda: prompt.app.invalidate())
             history = home_dir(args.home) / "history"
             prompt = make_session(history, descriptions(), root, toolbar)
@@ -83,7 +89,8 @@ def run_interactive(args: argparse.Namespace) -> int:
             _loop(repl, prompt, telemetry)
     finally:
         agent.close()
-        session.close()
+        if repl.session is not None:  # /fork and /clear move on to another one
+            repl.session.close()
         telemetry.close()
     return 0
 

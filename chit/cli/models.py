@@ -7,6 +7,7 @@ import argparse
 import json
 import os
 import sys
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -46,26 +47,11 @@ class Row:
 
 def run_models(args: argparse.Namespace) -> int:
     """List the models; 0 when any was listed, 1 when none could be."""
-    env = os.environ
-    rows: list[Row] = []
-    listed: set[str] = set()
-    for endpoint in configured(env):
-        if args.provider is not None and endpoint.provider != args.provider:
-            continue
-        url = _shown_url(endpoint)
-        try:
-            served = list_models(endpoint, TIMEOUT)
-        except ChitError as err:
-            print(f"chit: warning: {endpoint.provider}: {err}", file=sys.stderr)
-            continue
-        listed.add(url)
-        rows += [_row(endpoint.provider, url, m, False) for m in served]
-    # No local server speaks Anthropic's format; one that is not running is simply not listed.
-    for answer in look(env) if args.provider != "anthropic" else []:
-        server = answer.server
-        wanted = args.provider is None or server.provider == args.provider
-        if wanted and answer.error is None and server.url not in listed:
-            rows += [_row(server.provider, server.url, m, True) for m in answer.models]
+
+    def warn(line: str) -> None:
+        print(f"chit: warning: {line}", file=sys.stderr)
+
+    rows = known_models(os.environ, args.provider, warn=warn)
     if args.json:
         print(json.dumps([r.to_json() for r in rows], indent=2))
     else:
@@ -73,6 +59,41 @@ def run_models(args: argparse.Namespace) -> int:
     if not rows:
         print("chit: no models listed: no provider configured, or none answered", file=sys.stderr)
     return 0 if rows else 1
+
+
+def known_models(
+    env: Mapping[str, str],
+    provider: str | None = None,
+    *,
+    current: Endpoint | None = None,
+    warn: Callable[[str], None],
+) -> list[Row]:
+    """What ``current`` (the endpoint in use, first), each configured provider (or only
+    ``provider``) and each local server serves; ``warn`` is told of each that could not
+    answer."""
+    rows: list[Row] = []
+    listed: set[str] = set()
+    endpoints = configured(env)
+    if current is not None:
+        endpoints.insert(0, current)
+    for endpoint in endpoints:
+        url = _shown_url(endpoint)
+        if (provider is not None and endpoint.provider != provider) or url in listed:
+            continue
+        try:
+            served = list_models(endpoint, TIMEOUT)
+        except ChitError as err:
+            warn(f"{endpoint.provider}: {err}")
+            continue
+        listed.add(url)
+        rows += [_row(endpoint.provider, url, m, False) for m in served]
+    # No local server speaks Anthropic's format; one that is not running is simply not listed.
+    for answer in look(env) if provider != "anthropic" else []:
+        server = answer.server
+        wanted = provider is None or server.provider == provider
+        if wanted and answer.error is None and server.url not in listed:
+            rows += [_row(server.provider, server.url, m, True) for m in answer.models]
+    return rows
 
 
 def models_text(rows: list[Row]) -> str:

@@ -10,11 +10,19 @@ from dataclasses import replace
 from pathlib import Path
 
 from chit.agent import Agent, Budget, Decision, ToolContext, default_tools
+from chit.agent.conversation import journal_budget, journal_model, track_files
 from chit.checkpoint import Loaded, Session, home_dir
 from chit.cli.render import warn
 from chit.errors import BadInput
 from chit.messages import ToolCall
-from chit.providers import HTTP_PROVIDERS, Connecting, Provider, choose, connect
+from chit.providers import (
+    HTTP_PROVIDERS,
+    Connecting,
+    Provider,
+    choose,
+    connect,
+    without_userinfo,
+)
 
 
 def open_session(args: argparse.Namespace) -> tuple[Session, Loaded] | None:
@@ -78,21 +86,16 @@ def build_agent(
         provider = Connecting(endpoint)
     else:
         provider = connect(endpoint)
-    where = _without_userinfo(endpoint.base_url)
+    where = without_userinfo(endpoint.base_url)
     if session is None:
         session = Session.create(
             args.home, cwd=os.getcwd(), provider=endpoint.provider, model=model, base_url=where
         )
     elif (endpoint.provider, model, where) != (*before, loaded.base_url() if loaded else None):
-        fields = {"base_url": where} if where is not None else {}
-        session.append_event("model", provider=endpoint.provider, model=model, **fields)
+        journal_model(session, endpoint, model)
     budget, changed = budget_from(args, loaded)
     if changed:
-        session.append_event(
-            "budget",
-            max_cost=None if budget.max_cost is None else str(budget.max_cost),
-            max_tokens=budget.max_tokens,
-        )
+        journal_budget(session, budget)
     agent = Agent(
         provider=provider,
         endpoint=endpoint,
@@ -111,20 +114,5 @@ def build_agent(
     if loaded is not None:
         agent.state = loaded.state
     agent.state.session_id = session.session_id
+    track_files(agent, session)
     return agent, session
-
-
-def _without_userinfo(url: str | None) -> str | None:
-    """An endpoint as a session file may keep it: never with a user or password in it."""
-    if url is None:
-        return None
-    from urllib.parse import urlsplit, urlunsplit
-
-    parts = urlsplit(url)
-    if parts.username is None and parts.password is None:
-        return url
-    host = parts.hostname or ""
-    netloc = f"[{host}]" if ":" in host else host
-    if parts.port is not None:
-        netloc += f":{parts.port}"
-    return urlunsplit(parts._replace(netloc=netloc))

@@ -28,6 +28,8 @@ __all__ = [
     "configured",
     "connect",
     "is_local",
+    "provider_for_model",
+    "without_userinfo",
 ]
 
 #: provider name -> "module:class"
@@ -81,7 +83,9 @@ _COMPATIBLE = (
 _OPENAI_PREFIXES = ("gpt-", "o1", "o3", "o4", "chatgpt-", "codex-")
 
 
-def _provider_for_model(model: str) -> str | None:
+def provider_for_model(model: str) -> str | None:
+    """The provider a model's name points to (``claude-`` Anthropic, ``gpt-`` OpenAI, a
+    Bedrock or Vertex id, ...); ``None`` when the name says nothing."""
     if "anthropic.claude-" in model:  # a Bedrock model id or inference profile
         return "bedrock"
     if model.startswith("claude-") and "@" in model:  # a Vertex model version
@@ -115,7 +119,7 @@ def choose(
     if provider is not None and provider not in PROVIDERS:
         raise BadInput(f"unknown provider {provider!r}: choose one of {', '.join(PROVIDERS)}")
     if provider is None and model:
-        provider = _provider_for_model(model)
+        provider = provider_for_model(model)
         if provider == "openai" and _azure_instead(env, model, base_url):
             provider = "azure"
     if provider is None:
@@ -332,3 +336,19 @@ class Connecting:
             self._thread.join()
         if self._provider is not None:
             self._provider.close()
+
+
+def without_userinfo(url: str | None) -> str | None:
+    """An endpoint as a session file may keep it: never with a user or password in it."""
+    if url is None:
+        return None
+    from urllib.parse import urlsplit, urlunsplit
+
+    parts = urlsplit(url)
+    if parts.username is None and parts.password is None:
+        return url
+    host = parts.hostname or ""
+    netloc = f"[{host}]" if ":" in host else host
+    if parts.port is not None:
+        netloc += f":{parts.port}"
+    return urlunsplit(parts._replace(netloc=netloc))

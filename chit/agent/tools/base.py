@@ -38,6 +38,10 @@ class ToolContext:
     """Seconds ``search`` and ``list_files`` may spend; they stop and say so after that."""
     search_bytes: int = 64 * 2**20
     """Bytes ``search`` may read; it stops and says so after that."""
+    before_change: Callable[[Path], None] | None = None
+    """Called with a file's path before ``write_file`` or ``edit_file`` changes it, so that
+    what it held can be kept (a session keeps it for ``/rewind``); ``None``: nothing kept.
+    Should it raise, the file is left as it is."""
 
     def resolve(self, path: str) -> Path:
         """A path from the model, relative to the root."""

@@ -184,6 +184,8 @@ def write_file(args: dict[str, Any], ctx: ToolContext) -> str:
     content = str(args.get("content", ""))
     if path.exists() and not path.is_file():
         raise ToolFailed(f"refused: {path} is not a regular file")
+    if ctx.before_change is not None:
+        ctx.before_change(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(content)
     return f"wrote {len(content):,} characters to {path}"
@@ -200,5 +202,7 @@ def edit_file(args: dict[str, Any], ctx: ToolContext) -> str:
         raise ToolFailed("the text to replace was not found (it must match exactly)")
     if count > 1 and not args.get("replace_all"):
         raise ToolFailed(f"the text to replace occurs {count} times: give more context")
+    if ctx.before_change is not None:
+        ctx.before_change(path)
     path.write_text(text.replace(old, new))
     return f"replaced {count} occurrence(s) in {path}"

@@ -15,6 +15,7 @@ from rich.console import Console
 from rich.text import Text
 
 from chit.agent import Agent, Decision
+from chit.checkpoint import Session
 from chit.cli.screen import Column, usage_table
 from chit.messages import ToolCall
 
@@ -33,6 +34,8 @@ class Repl:
     permission: Callable[[ToolCall], Decision] = lambda call: "no"
     """Asks whether a tool call may run."""
     running: bool = True
+    session: Session | None = None
+    """The session the agent writes to (another one after ``/fork`` or ``/clear``)."""
 
 
 Command = Callable[[Repl, str], None]

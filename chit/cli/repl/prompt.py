@@ -126,7 +126,12 @@ def key_bindings() -> KeyBindings:
 
 def context_window(agent: Agent) -> int | None:
     """The model's context window in tokens, as genai-prices knows it (``None``: unknown)."""
-    model = agent.state.records[-1].response.model_name if agent.state.records else agent.model
+    records = agent.state.records
+    last = records[-1].response if records else None
+    # The model that answered last, unless /model has switched since.
+    model = (
+        last.model_name if last is not None and last.model_requested == agent.model else agent.model
+    )
     facts = model_facts(model, agent.endpoint.provider, agent.endpoint.base_url)
     return None if facts is None else facts.context_window
 
@@ -140,11 +145,13 @@ class Toolbar:
         self.agent = agent
         self.window: int | None = None
         self._on_change = on_change
-        self._looking = False
+        self._looking: str | None = None  # the model looked up, once a request was made
 
     def _look_up(self) -> None:
-        self.window = context_window(self.agent)
-        if self.window is not None:
+        model = self.agent.model
+        window = context_window(self.agent)
+        if window is not None and self._looking == model:  # not switched meanwhile
+            self.window = window
             self._on_change()
 
     def text(self) -> str:
@@ -152,8 +159,9 @@ class Toolbar:
         agent = self.agent
         totals = agent.state.totals()
         parts = [short_model(agent.model)]
-        if agent.state.records and not self._looking:
-            self._looking = True
+        if agent.state.records and self._looking != agent.model:  # again after /model
+            self._looking = agent.model
+            self.window = None
             threading.Thread(target=self._look_up, daemon=True).start()
         if agent.state.records and self.window:
             u = agent.state.records[-1].response.usage
