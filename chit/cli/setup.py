@@ -9,7 +9,8 @@ from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
-from chit.agent import Agent, Budget, Decision, ToolContext, default_tools
+from chit.agent import Agent, Budget, Decision, ToolContext, default_tools, instructions
+from chit.agent.loop import SYSTEM_PROMPT
 from chit.checkpoint import Loaded, Session, home_dir
 from chit.cli.render import warn
 from chit.errors import BadInput
@@ -84,6 +85,9 @@ def build_agent(
             max_cost=None if budget.max_cost is None else str(budget.max_cost),
             max_tokens=budget.max_tokens,
         )
+    found = instructions.find(Path.cwd())
+    for problem in found.problems:
+        print(f"chit: warning: {problem}", file=sys.stderr)
     agent = Agent(
         provider=provider,
         endpoint=endpoint,
@@ -95,6 +99,9 @@ def build_agent(
         max_requests=args.max_requests,
         max_output_tokens=args.max_output_tokens,
         cache_ttl=args.cache_ttl,
+        system=found.system(SYSTEM_PROMPT),
+        instructions=found,
+        auto_compact=args.auto_compact,
         tool_context=ToolContext(
             root=Path.cwd(), allowed_reads=tuple(Path(p).expanduser() for p in args.allow_read)
         ),

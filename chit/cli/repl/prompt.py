@@ -17,9 +17,9 @@ from prompt_toolkit.key_binding import KeyBindings, KeyPressEvent
 from prompt_toolkit.styles import Style
 
 from chit.agent import Agent
+from chit.agent.context import context_use, context_window
 from chit.cli.screen import short_model
 from chit.credentials import redact_text
-from chit.pricing import model_facts
 
 STYLE = Style.from_dict(
     {
@@ -96,13 +96,6 @@ def key_bindings() -> KeyBindings:
     return kb
 
 
-def context_window(agent: Agent) -> int | None:
-    """The model's context window in tokens, as genai-prices knows it (``None``: unknown)."""
-    model = agent.state.records[-1].response.model_name if agent.state.records else agent.model
-    facts = model_facts(model, agent.endpoint.provider, agent.endpoint.base_url)
-    return None if facts is None else facts.context_window
-
-
 class Toolbar:
     """The bottom toolbar. The context window is looked up once a request has been made
     (genai-prices, loaded by then to price it, knows it), in the background, so neither
@@ -113,11 +106,13 @@ class Toolbar:
         self.window: int | None = None
         self._on_change = on_change
         self._looking = False
+        self._looked = False
 
     def _look_up(self) -> None:
-        self.window = context_window(self.agent)
-        if self.window is not None:
-            self._on_change()
+        agent = self.agent
+        self.window = context_window(agent.state, agent.model, agent.endpoint)
+        self._looked = True
+        self._on_change()
 
     def text(self) -> str:
         """``claude-sonnet-4-5 · context 6% of 200k · 12,345 tokens · $0.0123 · $0.88 left``."""
@@ -127,10 +122,9 @@ class Toolbar:
         if agent.state.records and not self._looking:
             self._looking = True
             threading.Thread(target=self._look_up, daemon=True).start()
-        if agent.state.records and self.window:
-            u = agent.state.records[-1].response.usage
-            used = (u.input_tokens or 0) + (u.output_tokens or 0)
-            parts.append(f"context {used / self.window:.0%} of {self.window // 1000:,}k")
+        shown = context_use(agent.state, self.window).describe() if self._looked else None
+        if shown is not None:
+            parts.append(f"context {shown}")
         tokens = f"{totals.usage.total_tokens:,} tokens"
         if not totals.usage.complete:
             tokens = "≥ " + tokens
