@@ -14,7 +14,7 @@ import orjson
 import pytest
 from sessionfiles import read_alike
 
-from chit.checkpoint import SCHEMA_VERSION, load
+from chit.checkpoint import load
 from chit.messages import Ended
 from chit.state import Totals
 
