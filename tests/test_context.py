@@ -9,6 +9,7 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
+import pytest
 import wire
 from helpers import CHIT, KEY, env_for, make_agent, raw_value, run_turn
 from replay import ReplayServer, Reply
@@ -17,6 +18,7 @@ from terminal import Terminal
 from chit.agent import Compacted, drain, instructions
 from chit.agent.compact import PROMPT
 from chit.checkpoint import Session, load
+from chit.errors import BadInput
 from chit.messages import SUMMARY_INTRO
 
 #: Anthropic's answer to a conversation past the model's window, as the API sends it.
@@ -292,3 +294,13 @@ def test_context_and_compact_in_the_chat(replay: ReplayServer, tmp_path: Path) -
     assert "Answer in French." in again["system"][0]["text"]
     totals = usage_json(tmp_path)
     assert totals["requests"] == 4
+
+
+def test_compacting_nothing_is_refused_before_any_request(
+    replay: ReplayServer, tmp_path: Path
+) -> None:
+    agent = make_agent(replay, tmp_path)
+    with pytest.raises(BadInput, match="no conversation to compact"):
+        next(agent.compact())
+    assert replay.received == []
+    assert agent.state.turns == 0
