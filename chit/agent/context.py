@@ -74,6 +74,14 @@ def context_use(state: AgentState, window: int | None) -> ContextUse:
     return ContextUse(last_request(state), window)
 
 
+def measure(state: AgentState, model: str, endpoint: Endpoint) -> ContextUse:
+    """The last request's context against the window of the model at ``endpoint``; the
+    window is looked up only when there is a request to measure (genai-prices takes a
+    while to load: a new session's first request does not wait for it)."""
+    measured = last_request(state) is not None
+    return context_use(state, context_window(state, model, endpoint) if measured else None)
+
+
 def compaction_due(use: ContextUse, percent: int) -> bool:
     """Whether the last request used more than ``percent`` % of the window (0: never)."""
     share = use.share

@@ -16,7 +16,7 @@ from typing import Literal, Protocol
 from chit import signals
 from chit.agent.budget import Budget
 from chit.agent.compact import Reason, outcome, summary_request, too_long
-from chit.agent.context import ContextUse, compaction_due, context_use, context_window
+from chit.agent.context import ContextUse, compaction_due, measure
 from chit.agent.events import (
     AgentEvent,
     BudgetWarning,
@@ -167,7 +167,7 @@ class Agent:
 
     def context(self) -> ContextUse:
         """The last request's context against the model's window."""
-        return context_use(self.state, context_window(self.state, self.model, self.endpoint))
+        return measure(self.state, self.model, self.endpoint)
 
     def close(self) -> None:
         """Close the provider's connections; call it once the agent is done."""

@@ -35,6 +35,9 @@ rename them). Every field but ``type`` and the header's ``format`` is optional t
     ``summary``: the conversation from here on is the summary (one user message,
     :func:`chit.messages.summary_message`) and the messages after this line; ``replaced``
     (how many messages it stands for), ``focus`` (what the summary was asked to keep), ``at``.
+    A file begun by schema 1 keeps its header's version when a later chit continues it:
+    a ``compact`` line in it is an event to chit 0.1.0, which then sends the whole
+    conversation, the messages before the summary included.
 any other type
     an event for the runtime, kept in order as written: ``model`` {``provider``, ``model``},
     ``budget`` {``max_cost`` (USD string or null), ``max_tokens``}, each with ``at``.

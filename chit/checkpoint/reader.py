@@ -270,9 +270,9 @@ class Reader:
             self._checkpoint(line, number)
         elif kind == "rewind":
             self._rewind(line, number)
-        elif kind == "compact":
-            summary = summary_message(get_str(line, "summary")) if self.messages else None
-            self.head = 1, None if summary is None else Node(summary, None)
+        elif kind == "compact":  # the conversation starts again from its summary
+            summary = summary_message(get_str(line, "summary"))
+            self.head = 1, Node(summary, None) if self.messages else None
         else:
             self.events.append(line)
             if kind == "budget":
