@@ -200,5 +200,18 @@ class AssistantTurn:
         )
 
 
+#: How the message standing for a compacted conversation begins, its summary following.
+SUMMARY_INTRO = (
+    "The conversation so far was compacted: this summary of it stands for everything "
+    "said before.\n\n"
+)
+
+
+def summary_message(summary: str) -> Message:
+    """The message that stands for a compacted conversation: the agent sends it, and a
+    session's reader rebuilds it from a ``compact`` line."""
+    return Message(role="user", text=SUMMARY_INTRO + summary)
+
+
 Event = TextDelta | ReasoningDelta | ToolCallEvent | Retrying | AssistantTurn
 """What a provider stream yields; the last event is always an :class:`AssistantTurn`."""

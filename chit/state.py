@@ -29,6 +29,9 @@ class RequestRecord:
     """What the provider returned, usage included."""
     cost: Cost = field(default_factory=Cost)
     """What it cost, priced when it was recorded."""
+    compaction: bool = False
+    """The request asked for a summary of the conversation to replace it (``/compact``,
+    auto-compaction): counted like any other."""
 
 
 @dataclass(frozen=True, slots=True)

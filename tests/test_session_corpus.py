@@ -15,7 +15,7 @@ import pytest
 from sessionfiles import read_alike
 
 from chit.checkpoint import SCHEMA_VERSION, load
-from chit.messages import Ended
+from chit.messages import SUMMARY_INTRO, Ended
 from chit.state import Totals
 
 CORPUS = Path(__file__).parent / "corpus" / "v1"
@@ -107,7 +107,7 @@ def test_the_corpus_is_complete() -> None:
 def test_the_full_file_loads_with_its_figures() -> None:
     check(BASE, FULL)
     loaded = load(BASE)
-    assert loaded.schema_version == SCHEMA_VERSION == 1
+    assert loaded.schema_version == 1  # read by a chit of a later version too
     assert loaded.state.session_id == "5d127522-1a98-4710-b75f-b01aca4dada4"
     assert loaded.header["cwd"] == "/home/user/project"
     assert loaded.totals.cost.saved_usd == Decimal("0.00650385")
@@ -296,3 +296,54 @@ def test_a_snapshot_figure_is_compared_only_when_it_is_a_count(
     )
     loaded = read_alike(changed)
     assert any("snapshot disagrees" in w for w in loaded.warnings) == warned
+
+
+# --- schema version 2: the compact line -----------------------------------------------------
+
+V2 = Path(__file__).parent / "corpus" / "v2"
+#: The summaries of v2/session.jsonl: /compact (turn 2), then a too-long refusal (turn 4).
+SUMMARIES = (
+    "The user asked what README.md holds: it describes chit. No file changed; nothing open.",
+    "README.md describes chit, which keeps an exact tab of every token. Open: nothing.",
+)
+
+
+def test_a_version_2_file_loads_with_its_compactions() -> None:
+    loaded = read_alike(V2 / "session.jsonl")
+    assert loaded.schema_version == SCHEMA_VERSION == 2
+    assert loaded.warnings == []
+    assert loaded.state.turns == 4
+    records = loaded.state.records
+    assert [r.turn for r in records] == [1, 1, 2, 3, 4, 4, 4]
+    assert [r.compaction for r in records] == [False, False, True, False, False, True, False]
+    # A summary request is counted like any other.
+    assert loaded.totals.requests == 7
+    assert loaded.totals.usage.input_tokens == 7030
+    assert loaded.totals.cost.usd == Decimal("0.015531")
+    # The conversation: the last summary, then what followed it.
+    texts = [m.text for m in loaded.state.messages]
+    assert texts == [SUMMARY_INTRO + SUMMARIES[1], "Is that all?", "Yes."]
+    # Each checkpoint keeps the conversation it closed: before the first compaction ...
+    first = loaded.conversation_at(1)
+    assert first is not None
+    assert [m.role for m in first] == ["user", "assistant", "tool", "assistant"]
+    # ... and after it.
+    assert [m.text for m in loaded.conversation_at(3) or []] == [
+        SUMMARY_INTRO + SUMMARIES[0],
+        "What does it keep?",
+        "An exact tab of every token.",
+    ]
+
+
+def test_version_2_without_its_optional_fields() -> None:
+    without = V2 / "without"
+    # No summary: the conversation still starts again at the compaction, from an empty one.
+    no_summary = load(without / "compact.summary.jsonl")
+    assert no_summary.state.messages[0].text == SUMMARY_INTRO
+    assert len(no_summary.state.messages) == 3
+    # No mark on the usage lines: the same figures, no request marked.
+    unmarked = load(without / "usage.compaction.jsonl")
+    assert not any(r.compaction for r in unmarked.state.records)
+    assert unmarked.totals == load(V2 / "session.jsonl").totals
+    for name in ("compact.replaced", "compact.focus"):
+        assert load(without / f"{name}.jsonl").state.messages == unmarked.state.messages

@@ -11,6 +11,7 @@ from chit.agent.budget import Budget
 from chit.agent.events import (
     AgentEvent,
     BudgetWarning,
+    Compacted,
     Decision,
     PermissionRequest,
     ToolDone,
@@ -26,6 +27,7 @@ __all__ = [
     "AgentEvent",
     "Budget",
     "BudgetWarning",
+    "Compacted",
     "Decision",
     "Journal",
     "PermissionRequest",

@@ -89,6 +89,37 @@ class BudgetWarning:
         return text + (": no new request will be sent" if self.spent else "")
 
 
+@dataclass(frozen=True, slots=True)
+class Compacted:
+    """The conversation was summarised and the summary replaced it (``error``: the attempt
+    failed, and the conversation is as it was)."""
+
+    reason: Literal["asked", "auto", "too_long"]
+    """Why: ``/compact``, the context window filling up past ``--auto-compact``, or the
+    provider refusing the conversation as too long (the request is then sent again)."""
+    replaced: int
+    """How many messages the summary stands for."""
+    summary: str = ""
+    """The summary (empty when it failed)."""
+    error: RequestError | None = None
+    """Why there is no summary."""
+    output_tokens: int | None = None
+    """The summary's size in tokens, as the provider counted it."""
+
+    def describe(self) -> str:
+        """``"compacted 12 messages into a summary (840 tokens)"``, and why, or what failed."""
+        why = {
+            "asked": "",
+            "auto": "the context window is nearly full: ",
+            "too_long": "the provider refused the conversation as too long: ",
+        }[self.reason]
+        if self.error is not None:
+            return f"{why}could not compact the conversation: {self.error.message}"
+        size = "" if self.output_tokens is None else f" ({self.output_tokens:,} tokens)"
+        again = ", sending it again" if self.reason == "too_long" else ""
+        return f"{why}compacted {self.replaced} message(s) into a summary{size}{again}"
+
+
 @dataclass(frozen=True)
 class TurnDone:
     """The turn is over; the last event of :meth:`Agent.run`."""
@@ -121,6 +152,7 @@ AgentEvent = (
     | ToolDone
     | UsageRecorded
     | BudgetWarning
+    | Compacted
     | TurnDone
 )
 

@@ -16,15 +16,19 @@ from typing import Literal, Protocol
 
 from chit import signals
 from chit.agent.budget import Budget
+from chit.agent.compact import Reason, outcome, summary_request, too_long
+from chit.agent.context import ContextUse, compaction_due, measure
 from chit.agent.events import (
     AgentEvent,
     BudgetWarning,
+    Compacted,
     Decision,
     PermissionRequest,
     ToolDone,
     TurnDone,
     UsageRecorded,
 )
+from chit.agent.instructions import Instructions
 from chit.agent.tools import ToolContext, ToolFailed, ToolRegistry, cap
 from chit.errors import BadInput, BudgetSpent, ChitError
 from chit.messages import (
@@ -32,8 +36,10 @@ from chit.messages import (
     Ended,
     Message,
     RequestError,
+    Retrying,
     ToolCall,
     ToolResult,
+    summary_message,
 )
 from chit.pricing import Cost, genai_provider, price, warm
 from chit.providers import Endpoint, Provider, Request
@@ -53,6 +59,7 @@ class Journal(Protocol):
     def append_message(self, message: Message) -> None: ...
     def append_usage(self, record: RequestRecord) -> None: ...
     def append_checkpoint(self, state: AgentState) -> None: ...
+    def append_compact(self, summary: str, replaced: int, focus: str = "") -> None: ...
 
 
 @dataclass
@@ -77,6 +84,12 @@ class Agent:
     tool_context: ToolContext | None = None
     always_allowed: set[str] = field(default_factory=set)
     """Tools the user allowed for the rest of the session."""
+    instructions: Instructions = field(default_factory=Instructions)
+    """The project instructions (already part of ``system``: shown by ``/context``)."""
+    auto_compact: int = 85
+    """Compact the conversation before a turn when the last request used more than this
+    percentage of the context window, and when a provider refuses it as too long (then the
+    request goes once more); 0: never."""
     _stopped: bool = field(default=False, init=False, repr=False)
     _unsaved: list[RequestRecord] = field(default_factory=list, init=False, repr=False)
     _journal_error: str | None = field(default=None, init=False, repr=False)
@@ -86,14 +99,14 @@ class Agent:
 
         Raises :class:`BudgetSpent` before sending anything when the budget is spent.
         """
-        if self.budget.spent(self.state.totals()):
-            raise BudgetSpent(f"the session's budget ({self.budget.describe()}) is spent")
-        self.check_prices()
-        turn = self.state.turns + 1
-        signals.rearm()
-        self._stopped = False
-        self._unsaved.clear()
-        self._journal_error = None
+        turn = self._begin()
+        if self.auto_compact and compaction_due(self.context(), self.auto_compact):
+            yield from self._compact(turn, "auto", list(self.state.messages), [])
+            if self._stopped or self._unsaved:
+                stop = RequestError("interrupted", "interrupted by the user")
+                yield from self._finish(turn, None, stop if self._stopped else None)
+                return
+        start = len(self.state.messages)
         written = self._add(Message(role="user", text=prompt))
         last: AssistantTurn | None = None
         error: RequestError | None = None
@@ -102,11 +115,22 @@ class Agent:
             error = RequestError("journal", f"{self._journal_error}: no request was sent")
             yield from self._finish(turn, last, error)
             return
+        retry = self.auto_compact > 0
         for _ in range(self.max_requests):
             if self.budget.spent(self.state.totals()):
                 error = RequestError("budget", f"the budget ({self.budget.describe()}) ran out")
                 break
             last = yield from self._request(turn)
+            if retry and start and too_long(last):
+                # Once: a summary of the turns before this one, this turn's messages kept
+                # (the refused request's answer left out), and the request sent again.
+                retry = False
+                messages = self.state.messages
+                done = yield from self._compact(
+                    turn, "too_long", messages[:start], messages[start:-1]
+                )
+                if done.error is None and not (self._stopped or self._unsaved):
+                    continue
             if last.ended is not Ended.COMPLETE:
                 self._answer_unrun(last.tool_calls, "not run: the response did not complete")
                 break
@@ -139,14 +163,60 @@ class Agent:
                 "for it, so its cost is unknown; use --max-tokens instead"
             )
 
+    def compact(self, focus: str = "") -> Generator[AgentEvent, None, None]:
+        """Summarise the conversation (keeping ``focus`` in particular) and go on from the
+        summary, as a turn of its own: a :class:`Compacted`, then :class:`TurnDone` (whose
+        text is the summary). Raises as :meth:`run` does, and :class:`BadInput` when there
+        is no conversation."""
+        if not self.state.messages:
+            raise BadInput("there is no conversation to compact")
+        turn = self._begin()
+        done = yield from self._compact(turn, "asked", list(self.state.messages), [], focus)
+        yield from self._finish(turn, self.state.records[-1].response, done.error)
+
+    def context(self) -> ContextUse:
+        """The last request's context against the model's window."""
+        return measure(self.state, self.model, self.endpoint)
+
     def close(self) -> None:
         """Close the provider's connections; call it once the agent is done."""
         self.provider.close()
 
-    def _request(self, turn: int) -> Generator[AgentEvent, None, AssistantTurn]:
+    def _begin(self) -> int:
+        """Check the budget and start a turn; its number."""
+        if self.budget.spent(self.state.totals()):
+            raise BudgetSpent(f"the session's budget ({self.budget.describe()}) is spent")
+        self.check_prices()
+        signals.rearm()
+        self._stopped = False
+        self._unsaved.clear()
+        self._journal_error = None
+        return self.state.turns + 1
+
+    def _compact(
+        self, turn: int, why: Reason, old: list[Message], kept: list[Message], focus: str = ""
+    ) -> Generator[AgentEvent, None, Compacted]:
+        """Ask for a summary of the ``old`` messages; once it came, the conversation is the
+        summary and then ``kept``."""
+        response = yield from self._request(turn, summary_request(old, focus))
+        done = outcome(response, why, len(old))
+        if done.error is None and not self._unsaved:
+            self.state.messages[:] = [summary_message(done.summary)]
+            self._write(lambda j: j.append_compact(done.summary, done.replaced, focus))
+            for message in kept:
+                self._add(message)
+        yield from self._emit(done)
+        return done
+
+    def _request(
+        self, turn: int, summary_of: list[Message] | None = None
+    ) -> Generator[AgentEvent, None, AssistantTurn]:
+        """One request with the conversation. With ``summary_of``: the request for a
+        summary, sending those messages; its text is not shown, its answer joins no
+        conversation and its record is marked as a compaction."""
         request = Request(
             model=self.model,
-            messages=list(self.state.messages),
+            messages=list(self.state.messages if summary_of is None else summary_of),
             system=self.system,
             tools=self.tools.specs() if self.tools is not None else (),
             max_tokens=self._output_cap(),
@@ -161,8 +231,8 @@ class Agent:
             for event in stream:
                 if isinstance(event, AssistantTurn):
                     response = event
-                else:  # text, reasoning, tool calls and retry notices pass through as they are
-                    yield event
+                elif summary_of is None or isinstance(event, Retrying):
+                    yield event  # text, reasoning, tool calls and retry notices as they are
         except KeyboardInterrupt:
             # Ctrl-C reached us at a yield: let the provider record what had arrived.
             rest = [stream.throw(KeyboardInterrupt()), *stream]
@@ -173,11 +243,12 @@ class Agent:
         # signal now waits until it is written, then stops the turn.
         with signals.shielded():
             before = self.state.totals()
-            record = RequestRecord(turn, response, self._price(response))
+            record = RequestRecord(turn, response, self._price(response), summary_of is not None)
             self.state.record(record)
             if not self._write(lambda j: j.append_usage(record)):
                 self._unsaved.append(record)
-            self._add(response.message())
+            if summary_of is None:
+                self._add(response.message())
         if signals.pending():
             self._stopped = True
         yield from self._emit(UsageRecorded(record, self.state.turn_totals(turn), started, ended))

@@ -123,6 +123,7 @@ def usage_json(record: RequestRecord, at: str) -> dict[str, Any]:
         "usage": r.usage.counts(),
         "extras": r.extras,
         "cost": record.cost.to_json(),
+        **({"compaction": True} if record.compaction else {}),
         "at": at,
     }
 
@@ -146,9 +147,8 @@ def record_from(d: dict[str, Any], turn: int) -> RequestRecord:
         extras=get_dict(d, "extras"),
     )
     cost = d.get("cost")
-    if isinstance(cost, dict):
-        return RequestRecord(turn, response, Cost.from_json(cost))
-    return RequestRecord(turn, response, _price(response))
+    priced = Cost.from_json(cost) if isinstance(cost, dict) else _price(response)
+    return RequestRecord(turn, response, priced, d.get("compaction") is True)
 
 
 def _price(r: AssistantTurn) -> Cost:

@@ -19,7 +19,8 @@ rename them). Every field but ``type`` and the header's ``format`` is optional t
     ``error`` {``type``, ``message``, ``status``} or null,
     ``usage`` {the five counts of spec/usage.md, null = never reported},
     ``extras`` (what the provider said beyond them, raw usage objects included),
-    ``cost`` {``usd``, ``saved_usd``, ``unpriced``, ``partial``, ``prices_version``}, ``at``.
+    ``cost`` {``usd``, ``saved_usd``, ``unpriced``, ``partial``, ``prices_version``}, ``at``,
+    and ``compaction`` (true, only on a request that summarised the conversation).
 ``checkpoint`` (after every finished turn, fsynced)
     ``turn``, ``messages`` (how many the conversation then holds), ``token_snapshot``
     {``requests``, ``usage`` {five counts}, ``unknown`` {``input_tokens``, ``output_tokens``},
@@ -30,6 +31,13 @@ rename them). Every field but ``type`` and the header's ``format`` is optional t
     the ones a reader derives from the lines before it.
 ``rewind``
     ``to_turn``: the checkpoint the conversation goes back to (0: the empty conversation), ``at``.
+``compact`` (schema 2)
+    ``summary``: the conversation from here on is the summary (one user message,
+    :func:`chit.messages.summary_message`) and the messages after this line; ``replaced``
+    (how many messages it stands for), ``focus`` (what the summary was asked to keep), ``at``.
+    A file begun by schema 1 keeps its header's version when a later chit continues it:
+    a ``compact`` line in it is an event to chit 0.1.0, which then sends the whole
+    conversation, the messages before the summary included.
 any other type
     an event for the runtime, kept in order as written: ``model`` {``provider``, ``model``},
     ``budget`` {``max_cost`` (USD string or null), ``max_tokens``}, ``snapshot`` {``path``,
@@ -66,12 +74,13 @@ from chit.errors import ChitError
 #: The session file format's version; a reader refuses files with a larger one.
 #: History:
 #:   1 - chit 0.1.0: header, message, usage, checkpoint, rewind and event lines.
-SCHEMA_VERSION = 1
+#:   2 - the compact line (a summary replaces the conversation).
+SCHEMA_VERSION = 2
 
 FORMAT = "chit.session"
 
 #: Line types the reader interprets itself; any other type is an event.
-CORE_TYPES = frozenset({"session", "message", "usage", "checkpoint", "rewind"})
+CORE_TYPES = frozenset({"session", "message", "usage", "checkpoint", "rewind", "compact"})
 
 _TORN_MARK = b" [torn]\n"
 

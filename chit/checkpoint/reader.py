@@ -13,7 +13,8 @@ progress; a snapshot figure it lacks is "not recorded" and is not compared. A re
 without a checkpoint to go back to is ignored. Totals always come from the usage lines.
 
 The conversation is the one the last checkpoint (or rewind) holds: messages of a turn that
-never finished are left out, though its requests count.
+never finished are left out, though its requests count. A ``compact`` line starts it again
+from its summary (the lines before stay, for a rewind to go back to).
 
 Readers raise only :class:`~chit.errors.SessionError`.
 """
@@ -35,6 +36,7 @@ from chit.checkpoint.codec import (
     budget_from,
     get_dict,
     get_int,
+    get_str,
     message_from,
     record_from,
     snapshot_figures,
@@ -42,11 +44,13 @@ from chit.checkpoint.codec import (
 )
 from chit.checkpoint.journal import FORMAT, SCHEMA_VERSION
 from chit.errors import SessionError
-from chit.messages import Message
+from chit.messages import Message, summary_message
 from chit.state import RequestRecord, Totals
 
 #: ``MIGRATIONS[v]`` turns a line of version ``v`` into one of version ``v + 1`` (in memory).
-MIGRATIONS: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {}
+MIGRATIONS: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {
+    1: lambda line: line,  # version 2 added a line type; a version 1 line reads as it is
+}
 
 #: How many line numbers one warning lists before it summarizes.
 _LIST_AT_MOST = 10
@@ -266,6 +270,9 @@ class Reader:
             self._checkpoint(line, number)
         elif kind == "rewind":
             self._rewind(line, number)
+        elif kind == "compact":  # the conversation starts again from its summary
+            summary = summary_message(get_str(line, "summary"))
+            self.head = 1, Node(summary, None) if self.messages else None
         else:
             self.events.append(line)
             if kind == "budget":

@@ -280,6 +280,13 @@ class Session:
         if written is not None and written["type"] == "checkpoint":
             self._tab.checkpoint(written)
 
+    def append_compact(self, summary: str, replaced: int, focus: str = "") -> None:
+        """The conversation from here on is ``summary`` (standing for its ``replaced``
+        messages) and the messages appended after it (synced with the next usage line or
+        checkpoint)."""
+        line = {"type": "compact", "summary": summary, "replaced": replaced}
+        self._write([{**line, "focus": focus or None, "at": now_iso()}])
+
     def append_event(self, type: str, **fields: Any) -> None:
         """An event for the runtime (``model``, ``budget``, ...): written, and synced, with
         the next line of a turn; not at all when the session is closed first."""

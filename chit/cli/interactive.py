@@ -23,6 +23,7 @@ from chit.agent import (
     Agent,
     AgentEvent,
     BudgetWarning,
+    Compacted,
     Decision,
     PermissionRequest,
     ToolDone,
@@ -33,6 +34,7 @@ from chit.checkpoint import home_dir
 from chit.cli.render import footer, tokens_and_cost
 from chit.cli.repl import conversation as _conversation  # noqa: F401  (registers its commands)
 from chit.cli.repl.commands import Repl, descriptions, dispatch, is_command
+from chit.cli.repl.context import compacted_line  # registers /context and /compact
 from chit.cli.repl.prompt import Toolbar, make_session, prompts_for_this_terminal
 from chit.cli.screen import make_console, short_model
 from chit.cli.setup import build_agent
@@ -155,6 +157,10 @@ def run_turn(repl: Repl, line: str, telemetry: Telemetry = OFF) -> None:
             view.pause()
             mark = "↻" if isinstance(event, Retrying) else "!"
             console.print(f"{mark} {event.describe()}", style="yellow")
+            view.wait()
+        elif isinstance(event, Compacted):
+            view.pause()
+            console.print(compacted_line(event))
             view.wait()
         elif isinstance(event, TurnDone):
             view.finish()

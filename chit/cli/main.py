@@ -52,6 +52,16 @@ def _seconds(text: str) -> float:
     return _positive(float, text, "a number of seconds")
 
 
+def _percent(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole percentage: {text!r}") from None
+    if not 0 <= value <= 100:
+        raise argparse.ArgumentTypeError(f"must be 0 to 100, got {text!r}")
+    return value
+
+
 _Number = TypeVar("_Number", int, float)
 
 
@@ -156,6 +166,15 @@ def build_parser() -> argparse.ArgumentParser:
         default=25,
         metavar="N",
         help="the most provider requests in one turn (default 25)",
+    )
+    p.add_argument(
+        "--auto-compact",
+        type=_percent,
+        default=85,
+        metavar="PCT",
+        help="summarise the conversation before a turn when the last request used more than "
+        "PCT %% of the context window, and when the provider refuses it as too long "
+        "(default 85; 0 turns it off)",
     )
     p.add_argument(
         "--cache-ttl",

@@ -13,7 +13,7 @@ import os
 import sys
 
 from chit import signals
-from chit.agent import AgentEvent, BudgetWarning, Decision, ToolDone, TurnDone, drain
+from chit.agent import AgentEvent, BudgetWarning, Compacted, Decision, ToolDone, TurnDone, drain
 from chit.cli.render import footer, print_json, turn_json
 from chit.cli.setup import build_agent
 from chit.errors import BadInput, BudgetSpent, ChitError
@@ -101,7 +101,7 @@ def _run(args: argparse.Namespace, as_json: bool, telemetry: Telemetry) -> int:
     def show(event: AgentEvent) -> None:
         if isinstance(event, TextDelta) and not as_json:
             out.write(event.text)
-        elif isinstance(event, BudgetWarning | Retrying):
+        elif isinstance(event, BudgetWarning | Retrying | Compacted):
             print(f"chit: {event.describe()}", file=sys.stderr)
         elif isinstance(event, ToolDone) and event.result.is_error and not as_json:
             print(f"chit: {event.call.name}: {event.result.content[:200]}", file=sys.stderr)

@@ -9,8 +9,9 @@ from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
-from chit.agent import Agent, Budget, Decision, ToolContext, default_tools
+from chit.agent import Agent, Budget, Decision, ToolContext, default_tools, instructions
 from chit.agent.conversation import journal_budget, journal_model, track_files
+from chit.agent.loop import SYSTEM_PROMPT
 from chit.checkpoint import Loaded, Session, home_dir
 from chit.cli.render import warn
 from chit.errors import BadInput
@@ -96,6 +97,9 @@ def build_agent(
     budget, changed = budget_from(args, loaded)
     if changed:
         journal_budget(session, budget)
+    found = instructions.find(Path.cwd())
+    for problem in found.problems:
+        print(f"chit: warning: {problem}", file=sys.stderr)
     agent = Agent(
         provider=provider,
         endpoint=endpoint,
@@ -107,6 +111,9 @@ def build_agent(
         max_requests=args.max_requests,
         max_output_tokens=args.max_output_tokens,
         cache_ttl=args.cache_ttl,
+        system=found.system(SYSTEM_PROMPT),
+        instructions=found,
+        auto_compact=args.auto_compact,
         tool_context=ToolContext(
             root=Path.cwd(), allowed_reads=tuple(Path(p).expanduser() for p in args.allow_read)
         ),

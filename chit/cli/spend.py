@@ -113,6 +113,7 @@ def request_json(d: Dated) -> dict[str, Any]:
         "model": r.model_name,
         "ended": r.ended.value,
         "truncated": r.truncated,
+        "compaction": d.record.compaction,
         "usage": r.usage.counts(),
         "cache_write_split": cache_write_split([d.record]),
         "cost_usd": d.record.cost.usd_str(),
@@ -132,7 +133,9 @@ def _requests(args: argparse.Namespace) -> int:
         [
             str(d.record.turn),
             d.record.response.model_name or "?",
-            d.record.response.ended.value + (" (cut)" if d.record.response.truncated else ""),
+            d.record.response.ended.value
+            + (" (cut)" if d.record.response.truncated else "")
+            + (" (compaction)" if d.record.compaction else ""),
             *(_count(n) for n in d.record.response.usage.counts().values()),
             usd(d.record.cost),
         ]

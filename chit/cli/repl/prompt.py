@@ -23,9 +23,9 @@ from prompt_toolkit.styles import Style
 from prompt_toolkit.utils import is_dumb_terminal
 
 from chit.agent import Agent
+from chit.agent.context import context_use, context_window
 from chit.cli.screen import short_model
 from chit.credentials import redact_text
-from chit.pricing import model_facts
 
 STYLE = Style.from_dict(
     {
@@ -124,18 +124,6 @@ def key_bindings() -> KeyBindings:
     return kb
 
 
-def context_window(agent: Agent) -> int | None:
-    """The model's context window in tokens, as genai-prices knows it (``None``: unknown)."""
-    records = agent.state.records
-    last = records[-1].response if records else None
-    # The model that answered last, unless /model has switched since.
-    model = (
-        last.model_name if last is not None and last.model_requested == agent.model else agent.model
-    )
-    facts = model_facts(model, agent.endpoint.provider, agent.endpoint.base_url)
-    return None if facts is None else facts.context_window
-
-
 class Toolbar:
     """The bottom toolbar. The context window is looked up once a request has been made
     (genai-prices, loaded by then to price it, knows it), in the background, so neither
@@ -146,12 +134,14 @@ class Toolbar:
         self.window: int | None = None
         self._on_change = on_change
         self._looking: str | None = None  # the model looked up, once a request was made
+        self._looked = False
 
     def _look_up(self) -> None:
-        model = self.agent.model
-        window = context_window(self.agent)
-        if window is not None and self._looking == model:  # not switched meanwhile
-            self.window = window
+        agent = self.agent
+        model = agent.model
+        window = context_window(agent.state, model, agent.endpoint)
+        if self._looking == model:  # not switched meanwhile
+            self.window, self._looked = window, True
             self._on_change()
 
     def text(self) -> str:
@@ -161,12 +151,11 @@ class Toolbar:
         parts = [short_model(agent.model)]
         if agent.state.records and self._looking != agent.model:  # again after /model
             self._looking = agent.model
-            self.window = None
+            self.window, self._looked = None, False
             threading.Thread(target=self._look_up, daemon=True).start()
-        if agent.state.records and self.window:
-            u = agent.state.records[-1].response.usage
-            used = (u.input_tokens or 0) + (u.output_tokens or 0)
-            parts.append(f"context {used / self.window:.0%} of {self.window // 1000:,}k")
+        shown = context_use(agent.state, self.window).describe() if self._looked else None
+        if shown is not None:
+            parts.append(f"context {shown}")
         tokens = f"{totals.usage.total_tokens:,} tokens"
         if not totals.usage.complete:
             tokens = "≥ " + tokens
