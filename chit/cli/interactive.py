@@ -122,7 +122,8 @@ def _loop(repl: Repl, prompt: PromptSession[str], telemetry: Telemetry) -> None:
         if not line.strip():
             continue
         if is_command(line):
-            dispatch(repl, line)
+            with _keys_unechoed():
+                dispatch(repl, line)
             continue
         run_turn(repl, line, telemetry)
 
@@ -212,9 +213,10 @@ def show_resumed(console: Console, agent: Agent) -> None:
 
 @contextmanager
 def _keys_unechoed() -> Iterator[None]:
-    """While an answer streams, keys typed are not echoed into it (they wait for the next
-    prompt, Enter as Enter: not turned into a newline that would add a line instead of
-    sending); Ctrl-C still reaches chit as a signal."""
+    """While an answer streams or a command runs, keys typed are not echoed into it: they
+    wait for the next prompt as typed (Enter as Enter, not turned into a newline that would
+    add a line instead of sending; Ctrl-D as a key, not the terminal's end of file); Ctrl-C
+    still reaches chit as a signal."""
     try:
         fd = sys.stdin.fileno()
         before = termios.tcgetattr(fd)
@@ -223,7 +225,7 @@ def _keys_unechoed() -> Iterator[None]:
         return
     quiet = list(before)
     quiet[0] &= ~termios.ICRNL
-    quiet[3] &= ~termios.ECHO
+    quiet[3] &= ~(termios.ECHO | termios.ICANON)
     termios.tcsetattr(fd, termios.TCSANOW, quiet)
     try:
         yield
