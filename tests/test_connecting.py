@@ -4,7 +4,11 @@ before it is started."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from dataclasses import replace
+from pathlib import Path
 
 import pytest
 from helpers import endpoint_for, final
@@ -59,3 +63,28 @@ def test_a_cloud_is_connected_at_once_not_in_the_background() -> None:
         endpoint = endpoint_for("anthropic_messages", server)
     with pytest.raises(ValueError, match="bedrock is connected at once"):
         Connecting(replace(endpoint, provider="bedrock"))
+
+
+#: What a chat's first prompt must not wait for.
+HEAVY = ("httpx", "rich", "genai_prices", "anthropic", "openai", "chit.agent.loop")
+
+OPEN_A_CHAT = """
+import sys
+from chit.cli.interactive import run_interactive  # what `chit` imports to chat
+from chit.cli.main import build_parser
+from chit.cli.setup import open_all
+
+opening = open_all(build_parser().parse_args(["--model", "claude-sonnet-4-5"]), background=True)
+print(" ".join(sorted(sys.modules)))
+opening.provider.close()
+"""
+
+
+def test_a_chat_opens_its_session_without_the_heavy_half(tmp_path: Path) -> None:
+    env = {**os.environ, "ANTHROPIC_API_KEY": "k", "CHIT_HOME": str(tmp_path)}
+    done = subprocess.run(
+        [sys.executable, "-c", OPEN_A_CHAT], env=env, capture_output=True, text=True, check=True
+    )
+    loaded = set(done.stdout.split())
+    assert "chit.cli.setup" in loaded and "prompt_toolkit" in loaded
+    assert [m for m in HEAVY if m in loaded] == []

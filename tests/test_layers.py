@@ -20,6 +20,7 @@ BOTTOM = {
     "chit.messages",
     "chit.state",
     "chit.errors",
+    "chit.later",
     "chit.credentials",
     "chit.signals",
 }

@@ -6,7 +6,6 @@ rich is imported here (and by the chat), never by print mode or the front door.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -19,20 +18,13 @@ from rich.table import Table
 from rich.text import Text
 
 from chit.checkpoint import SessionInfo
-from chit.cli.render import usd
+from chit.cli.render import plain_terminal, short_model, usd
 from chit.pricing import Cost
 from chit.state import RequestRecord, Totals, cache_write_split
 from chit.usage import Usage
 
-#: The widest a model name is shown before it is shortened in the middle.
-MODEL_WIDTH = 28
 #: ... in the sessions table, which has less room.
 _SESSION_MODEL = 20
-
-
-def plain_terminal() -> bool:
-    """True when colour is unwanted: ``NO_COLOR`` set, or ``TERM=dumb``."""
-    return bool(os.environ.get("NO_COLOR")) or os.environ.get("TERM") == "dumb"
 
 
 def make_console(file: IO[str] | None = None) -> Console:
@@ -43,17 +35,6 @@ def make_console(file: IO[str] | None = None) -> Console:
         emoji=False,
         color_system=None if plain_terminal() else "auto",
     )
-
-
-def short_model(name: str, width: int = MODEL_WIDTH) -> str:
-    """A model name fit for a column: a file path (a local server's model) by its file
-    name, anything still too long with its middle left out."""
-    if "/" in name and len(name) > width:
-        name = name.rstrip("/").rsplit("/", 1)[-1] or name
-    if len(name) <= width:
-        return name
-    keep = width - 1
-    return f"{name[: (keep + 1) // 2]}…{name[len(name) - keep // 2 :]}"
 
 
 # --- the usage table ------------------------------------------------------------------------

@@ -6,12 +6,12 @@ import argparse
 import os
 import sys
 from collections.abc import Callable
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from chit.agent import Agent, Budget, Decision, ToolContext, default_tools, instructions
-from chit.agent.conversation import journal_budget, journal_model, track_files
-from chit.agent.loop import SYSTEM_PROMPT
+from chit.agent import Budget, Decision, instructions
+from chit.agent.instructions import Instructions
 from chit.checkpoint import Loaded, Session, home_dir
 from chit.cli.render import warn
 from chit.errors import BadInput
@@ -19,11 +19,15 @@ from chit.messages import ToolCall
 from chit.providers import (
     HTTP_PROVIDERS,
     Connecting,
+    Endpoint,
     Provider,
     choose,
     connect,
     without_userinfo,
 )
+
+if TYPE_CHECKING:
+    from chit.agent import Agent
 
 
 def open_session(args: argparse.Namespace) -> tuple[Session, Loaded] | None:
@@ -53,14 +57,25 @@ def budget_from(args: argparse.Namespace, loaded: Loaded | None) -> tuple[Budget
     return Budget(saved.max_cost, saved.max_tokens), False
 
 
-def build_agent(
-    args: argparse.Namespace,
-    permission: Callable[[ToolCall], Decision] | None,
-    background: bool = False,
-) -> tuple[Agent, Session]:
-    """Open or create the session and the agent that runs turns in it; with
-    ``background``, a key-based provider connects in the background (see
-    :class:`chit.providers.Connecting`)."""
+@dataclass
+class Opening:
+    """What the command line opens before the agent is built: the session, the endpoint
+    and model, the project instructions (all light: no provider, no tool is loaded)."""
+
+    session: Session
+    loaded: Loaded | None
+    endpoint: Endpoint
+    model: str
+    provider: Provider
+    """Connected, or connecting in the background (:class:`chit.providers.Connecting`)."""
+    instructions: Instructions
+    model_changed: bool
+    """The flags name another provider, model or endpoint than the session last used."""
+
+
+def open_all(args: argparse.Namespace, background: bool = False) -> Opening:
+    """Open or create the session and choose the endpoint; with ``background``, a
+    key-based provider connects in the background."""
     opened = open_session(args)
     session, loaded = opened if opened is not None else (None, None)
     if loaded is not None:
@@ -88,22 +103,42 @@ def build_agent(
     else:
         provider = connect(endpoint)
     where = without_userinfo(endpoint.base_url)
+    changed = False
     if session is None:
         session = Session.create(
             args.home, cwd=os.getcwd(), provider=endpoint.provider, model=model, base_url=where
         )
-    elif (endpoint.provider, model, where) != (*before, loaded.base_url() if loaded else None):
-        journal_model(session, endpoint, model)
-    budget, changed = budget_from(args, loaded)
-    if changed:
-        journal_budget(session, budget)
+    else:
+        changed = (endpoint.provider, model, where) != (
+            *before,
+            loaded.base_url() if loaded else None,
+        )
     found = instructions.find(Path.cwd())
     for problem in found.problems:
         print(f"chit: warning: {problem}", file=sys.stderr)
+    return Opening(session, loaded, endpoint, model, provider, found, changed)
+
+
+def agent_for(
+    args: argparse.Namespace,
+    opening: Opening,
+    permission: Callable[[ToolCall], Decision] | None,
+) -> Agent:
+    """The agent that runs turns in the opened session."""
+    from chit.agent import Agent, ToolContext, default_tools
+    from chit.agent.conversation import journal_budget, journal_model, track_files
+    from chit.agent.loop import SYSTEM_PROMPT
+
+    session, loaded = opening.session, opening.loaded
+    if opening.model_changed:
+        journal_model(session, opening.endpoint, opening.model)
+    budget, changed = budget_from(args, loaded)
+    if changed:
+        journal_budget(session, budget)
     agent = Agent(
-        provider=provider,
-        endpoint=endpoint,
-        model=model,
+        provider=opening.provider,
+        endpoint=opening.endpoint,
+        model=opening.model,
         journal=session,
         tools=None if args.no_tools else default_tools(),
         permission=permission,
@@ -111,8 +146,8 @@ def build_agent(
         max_requests=args.max_requests,
         max_output_tokens=args.max_output_tokens,
         cache_ttl=args.cache_ttl,
-        system=found.system(SYSTEM_PROMPT),
-        instructions=found,
+        system=opening.instructions.system(SYSTEM_PROMPT),
+        instructions=opening.instructions,
         auto_compact=args.auto_compact,
         tool_context=ToolContext(
             root=Path.cwd(), allowed_reads=tuple(Path(p).expanduser() for p in args.allow_read)
@@ -122,4 +157,12 @@ def build_agent(
         agent.state = loaded.state
     agent.state.session_id = session.session_id
     track_files(agent, session)
-    return agent, session
+    return agent
+
+
+def build_agent(
+    args: argparse.Namespace, permission: Callable[[ToolCall], Decision] | None
+) -> tuple[Agent, Session]:
+    """Open or create the session and the agent that runs turns in it."""
+    opening = open_all(args)
+    return agent_for(args, opening, permission), opening.session

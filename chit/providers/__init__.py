@@ -8,12 +8,13 @@ provider SDK imported; the clouds (:mod:`chit.providers.clouds`) and a user's ow
 
 from __future__ import annotations
 
+import contextlib
 import importlib
-import threading
 from collections.abc import Callable, Generator, Mapping
 from dataclasses import dataclass, replace
 
 from chit.errors import BadInput, NoCredentials
+from chit.later import Later
 from chit.messages import Event
 from chit.providers.contract import Endpoint, Provider, Request
 
@@ -296,35 +297,20 @@ class Connecting:
         if endpoint.provider not in HTTP_PROVIDERS:
             raise ValueError(f"{endpoint.provider} is connected at once, not in the background")
         self.endpoint = endpoint
-        self._provider: Provider | None = None
-        self._error: BaseException | None = None
-        self._thread = threading.Thread(target=self._connect, name="chit-connect", daemon=True)
-        self._start = threading.Lock()
-
-    def _connect(self) -> None:
-        try:
-            self._provider = connect(self.endpoint)
-        except BaseException as e:  # handed to the first request, in the main thread
-            self._error = e
+        self._provider = Later(lambda: connect(endpoint), "chit-connect")
 
     @property
     def started(self) -> bool:
         """Whether loading has begun."""
-        return self._thread.ident is not None
+        return self._provider.started
 
     def start(self) -> None:
         """Begin loading, once; later calls do nothing."""
-        with self._start:
-            if not self.started:
-                self._thread.start()
+        self._provider.start()
 
     def ready(self) -> Provider:
         """The connected provider, once it is (started now if it was not)."""
-        self.start()
-        self._thread.join()
-        if self._provider is None:
-            raise self._error or RuntimeError("the provider did not connect")
-        return self._provider
+        return self._provider.get()
 
     def stream(self, request: Request) -> Generator[Event, None, None]:
         """The connected provider's stream (waiting for the connection first)."""
@@ -333,9 +319,8 @@ class Connecting:
     def close(self) -> None:
         """Close the provider's connections, if it ever connected."""
         if self.started:
-            self._thread.join()
-        if self._provider is not None:
-            self._provider.close()
+            with contextlib.suppress(Exception):  # it never connected: nothing to close
+                self._provider.get().close()
 
 
 def without_userinfo(url: str | None) -> str | None:

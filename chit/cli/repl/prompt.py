@@ -9,6 +9,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from decimal import Decimal
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from prompt_toolkit import PromptSession
 from prompt_toolkit.application import create_app_session
@@ -22,10 +23,11 @@ from prompt_toolkit.output.vt100 import Vt100_Output
 from prompt_toolkit.styles import Style
 from prompt_toolkit.utils import is_dumb_terminal
 
-from chit.agent import Agent
-from chit.agent.context import context_use, context_window
-from chit.cli.screen import short_model
+from chit.cli.render import short_model
 from chit.credentials import redact_text
+
+if TYPE_CHECKING:
+    from chit.agent import Agent
 
 STYLE = Style.from_dict(
     {
@@ -74,7 +76,7 @@ class ChitCompleter(Completer):
     """Slash commands at the start of the line; file paths in a word holding ``/``, or
     starting with ``.``, ``~`` or ``@``."""
 
-    def __init__(self, commands: Mapping[str, str], root: Path) -> None:
+    def __init__(self, commands: Callable[[], Mapping[str, str]], root: Path) -> None:
         self.commands = commands
         self.paths = PathCompleter(expanduser=True, get_paths=lambda: [str(root)])
 
@@ -82,7 +84,7 @@ class ChitCompleter(Completer):
         text = document.text_before_cursor.lstrip()
         if text.startswith("/") and " " not in text:
             typed = text[1:].lower()
-            for name, doc in self.commands.items():
+            for name, doc in self.commands().items():
                 if name.startswith(typed):
                     yield Completion("/" + name, -len(text), display_meta=doc)
             return
@@ -127,18 +129,23 @@ def key_bindings() -> KeyBindings:
 class Toolbar:
     """The bottom toolbar. The context window is looked up once a request has been made
     (genai-prices, loaded by then to price it, knows it), in the background, so neither
-    the first prompt nor a keystroke waits for it."""
+    the first prompt nor a keystroke waits for it. Until the agent is built (while the
+    first prompt is up) it shows the model alone."""
 
-    def __init__(self, agent: Agent, on_change: Callable[[], None]) -> None:
-        self.agent = agent
+    def __init__(
+        self, agent: Callable[[], Agent | None], model: str, on_change: Callable[[], None]
+    ) -> None:
+        self._agent = agent
+        self._model = model
         self.window: int | None = None
         self._on_change = on_change
         self._looking: str | None = None  # the model looked up, once a request was made
         self._looked = False
 
-    def _look_up(self) -> None:
-        agent = self.agent
+    def _look_up(self, agent: Agent) -> None:
         model = agent.model
+        from chit.agent.context import context_window
+
         window = context_window(agent.state, model, agent.endpoint)
         if self._looking == model:  # not switched meanwhile
             self.window, self._looked = window, True
@@ -146,13 +153,17 @@ class Toolbar:
 
     def text(self) -> str:
         """``claude-sonnet-4-5 · context 6% of 200k · 12,345 tokens · $0.0123 · $0.88 left``."""
-        agent = self.agent
+        agent = self._agent()
+        if agent is None:
+            return f" {short_model(self._model)} "
         totals = agent.state.totals()
         parts = [short_model(agent.model)]
         if agent.state.records and self._looking != agent.model:  # again after /model
             self._looking = agent.model
             self.window, self._looked = None, False
-            threading.Thread(target=self._look_up, daemon=True).start()
+            threading.Thread(target=self._look_up, args=(agent,), daemon=True).start()
+        from chit.agent.context import context_use  # loaded with the agent, by now
+
         shown = context_use(agent.state, self.window).describe() if self._looked else None
         if shown is not None:
             parts.append(f"context {shown}")
@@ -177,7 +188,7 @@ class Toolbar:
 
 
 def make_session(
-    history: Path, commands: Mapping[str, str], root: Path, toolbar: Toolbar | None
+    history: Path, commands: Callable[[], Mapping[str, str]], root: Path, toolbar: Toolbar | None
 ) -> PromptSession[str]:
     """The prompt of the chat."""
     return PromptSession(
