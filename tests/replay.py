@@ -106,14 +106,11 @@ class Received:
         return json.loads(self.body) if self.body else None
 
 
-class ReplayServer:
-    """Threaded loopback server on an ephemeral port; use as a context manager."""
+class Loopback:
+    """A threaded HTTP server on a loopback ephemeral port, serving while in a ``with``."""
 
-    def __init__(self) -> None:
-        self.replies: deque[Reply] = deque()
-        self.received: list[Received] = []
-        self._lock = threading.Lock()
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
+    def __init__(self, handler: type[BaseHTTPRequestHandler]) -> None:
+        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
         self._httpd.daemon_threads = True
         # A client that hangs up early (a cut test, a provider stopping at [DONE]) is normal here.
         self._httpd.handle_error = lambda request, address: None  # type: ignore[method-assign]
@@ -123,6 +120,28 @@ class ReplayServer:
     def url(self) -> str:
         host, port = self._httpd.server_address[:2]
         return f"http://{host!s}:{port}"
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._httpd.shutdown()
+        self._httpd.server_close()
+        self._thread.join(timeout=5)
+
+
+class ReplayServer:
+    """A loopback server answering with queued replies; use as a context manager."""
+
+    def __init__(self) -> None:
+        self.replies: deque[Reply] = deque()
+        self.received: list[Received] = []
+        self._lock = threading.Lock()
+        self._server = Loopback(_handler(self))
+
+    @property
+    def url(self) -> str:
+        return self._server.url
 
     def queue(self, *replies: Reply) -> ReplayServer:
         """Add answers, served in order, one per request."""
@@ -138,13 +157,11 @@ class ReplayServer:
         return Reply.error(500, {"error": {"message": "replay server: no reply queued"}})
 
     def __enter__(self) -> ReplayServer:
-        self._thread.start()
+        self._server.start()
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self._httpd.shutdown()
-        self._httpd.server_close()
-        self._thread.join(timeout=5)
+        self._server.stop()
 
 
 def _handler(server: ReplayServer) -> type[BaseHTTPRequestHandler]:
