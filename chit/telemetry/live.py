@@ -70,9 +70,10 @@ class Live:
         self._cost = meter.create_counter(COST, *METRICS[COST])
         self._broken = False
 
-    def watch(self, handle: Handler, session_id: str) -> Handler:
-        """A handler for one turn's events: each is seen here, then by ``handle``."""
-        turn = _Turn(session_id, time.time_ns())
+    def watch(self, handle: Handler, session_id: str, started_ns: int = 0) -> Handler:
+        """A handler for one turn's events (begun at ``started_ns``, else now): each is
+        seen here, then by ``handle``."""
+        turn = _Turn(session_id, started_ns or time.time_ns())
 
         def both(event: AgentEvent) -> None:
             self._observe(turn, event)

@@ -79,7 +79,9 @@ class Chat:
             permission=permission,
             session=opening.session,
         )
-        return cls(repl, start_telemetry())
+        telemetry = start_telemetry()
+        telemetry.preload()
+        return cls(repl, telemetry)
 
     def close(self) -> None:
         """Close the provider, the session in use (/fork and /clear move on to another
