@@ -66,7 +66,10 @@ def test_a_cloud_is_connected_at_once_not_in_the_background() -> None:
 
 
 #: What a chat's first prompt must not wait for.
-HEAVY = ("httpx", "rich", "genai_prices", "anthropic", "openai", "chit.agent.loop")
+HEAVY = (
+    *("httpx", "rich", "genai_prices", "anthropic", "openai", "orjson"),
+    *("chit.agent.loop", "chit.messages", "chit.checkpoint.session"),
+)
 
 OPEN_A_CHAT = """
 import sys
@@ -87,4 +90,5 @@ def test_a_chat_opens_its_session_without_the_heavy_half(tmp_path: Path) -> None
     )
     loaded = set(done.stdout.split())
     assert "chit.cli.setup" in loaded and "prompt_toolkit" in loaded
+    assert "chit.checkpoint.home" in loaded  # the session's path is known, its format not loaded
     assert [m for m in HEAVY if m in loaded] == []

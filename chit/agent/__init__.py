@@ -6,47 +6,78 @@ Embed chit from Python::
     for event in agent.run("what is in this folder?"):
         ...
 
-The loop and the tools load when first named (``chit.agent.Agent``), so what needs only the
-events or the budget (a chat drawing its first prompt) does not wait for them.
+Each name loads its module when first asked for (``chit.agent.Agent`` loads the loop), so a
+chat drawing its first prompt, which needs none of them, does not wait for them.
 """
 
 import importlib
 from typing import TYPE_CHECKING, Any
 
-from chit.agent.budget import Budget
-from chit.agent.events import (
-    AgentEvent,
-    BudgetWarning,
-    Compacted,
-    Decision,
-    PermissionRequest,
-    ToolDone,
-    TurnDone,
-    UsageRecorded,
-    drain,
-)
-
 if TYPE_CHECKING:
+    from chit.agent.budget import Budget
+    from chit.agent.events import (
+        AgentEvent,
+        BudgetWarning,
+        Compacted,
+        Decision,
+        PermissionRequest,
+        ToolDone,
+        TurnDone,
+        UsageRecorded,
+        drain,
+    )
     from chit.agent.loop import Agent, Journal
     from chit.agent.tools import Tool, ToolContext, ToolFailed, ToolRegistry, default_tools
 
-#: Names loaded on first use: the loop and the tools are what a chat's prompt need not wait
-#: for (the events and the budget are light, and loaded at once).
-_LATER = {
+__all__ = [
+    "Agent",
+    "AgentEvent",
+    "Budget",
+    "BudgetWarning",
+    "Compacted",
+    "Decision",
+    "Journal",
+    "PermissionRequest",
+    "Tool",
+    "ToolContext",
+    "ToolDone",
+    "ToolFailed",
+    "ToolRegistry",
+    "TurnDone",
+    "UsageRecorded",
+    "default_tools",
+    "drain",
+]
+
+#: Where each name lives; a module is loaded when one of its names is first asked for.
+_WHERE = {
+    "Budget": "chit.agent.budget",
+    **dict.fromkeys(
+        (
+            "AgentEvent",
+            "BudgetWarning",
+            "Compacted",
+            "Decision",
+            "PermissionRequest",
+            "ToolDone",
+            "TurnDone",
+            "UsageRecorded",
+            "drain",
+        ),
+        "chit.agent.events",
+    ),
     "Agent": "chit.agent.loop",
     "Journal": "chit.agent.loop",
-    "Tool": "chit.agent.tools",
-    "ToolContext": "chit.agent.tools",
-    "ToolFailed": "chit.agent.tools",
-    "ToolRegistry": "chit.agent.tools",
-    "default_tools": "chit.agent.tools",
+    **dict.fromkeys(
+        ("Tool", "ToolContext", "ToolFailed", "ToolRegistry", "default_tools"), "chit.agent.tools"
+    ),
 }
 
 
 def __getattr__(name: str) -> Any:
-    if name not in _LATER:
+    if name not in _WHERE:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(_LATER[name]), name)
+    value = getattr(importlib.import_module(_WHERE[name]), name)
     globals()[name] = value
     return value
 

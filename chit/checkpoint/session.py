@@ -25,6 +25,7 @@ import orjson
 from chit import __version__
 from chit.checkpoint.codec import message_json, seal, snapshot_json, usage_json
 from chit.checkpoint.files import make_dir, write_atomic
+from chit.checkpoint.home import sessions_dir
 from chit.checkpoint.journal import (
     CORE_TYPES,
     FORMAT,
@@ -48,7 +49,7 @@ from chit.checkpoint.snapshots import (
     folder_of,
     keep,
 )
-from chit.checkpoint.store import find, latest_path, sessions_dir
+from chit.checkpoint.store import find, latest_path
 from chit.messages import Message
 from chit.state import AgentState, RequestRecord
 
@@ -112,12 +113,13 @@ class Session:
         model: str,
         base_url: str | None = None,
         ops: FileOps = OS_OPS,
+        session_id: str | None = None,
     ) -> Session:
         """A new session in ``<home>/sessions``. Nothing is written yet: its file (0600,
         folders 0700) appears with the first line of its first turn, holding its header
         then; ``path`` and ``session_id`` are known now. ``base_url`` is kept in the header
         when the endpoint is not the provider's own, so that a resumed session finds it."""
-        session_id = str(uuid.uuid4())
+        session_id = session_id or str(uuid.uuid4())
         header = {
             "type": "session",
             "format": FORMAT,

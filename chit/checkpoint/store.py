@@ -22,6 +22,7 @@ from chit.checkpoint.codec import (
     snapshot_json,
     snapshot_totals,
 )
+from chit.checkpoint.home import sessions_dir
 from chit.checkpoint.journal import FORMAT, SCHEMA_VERSION
 from chit.checkpoint.loaded import session_id_of
 from chit.checkpoint.reader import Reader, Tab, decode, not_regular, opened, read_header
@@ -35,22 +36,6 @@ _TAIL = 64 * 1024
 
 #: How long a header line may be.
 _HEADER_AT_MOST = 1 << 20
-
-
-def home_dir(home: str | Path | None) -> Path:
-    """chit's home: ``home`` (``--home``), else ``CHIT_HOME``, else the user data folder."""
-    if home is None or str(home) == "":
-        home = os.environ.get("CHIT_HOME") or None
-    if home is None:
-        import platformdirs
-
-        return Path(platformdirs.user_data_dir("chit", appauthor=False))
-    return Path(home).expanduser()
-
-
-def sessions_dir(home: str | Path | None) -> Path:
-    """The folder of session files: ``<home>/sessions``."""
-    return home_dir(home) / "sessions"
 
 
 def _session_files(

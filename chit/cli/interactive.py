@@ -21,9 +21,9 @@ from prompt_toolkit import PromptSession, print_formatted_text
 from prompt_toolkit.formatted_text import FormattedText
 
 from chit.checkpoint import home_dir
-from chit.cli.render import plain_terminal, short_model
 from chit.cli.repl.prompt import Toolbar, make_session, prompts_for_this_terminal
 from chit.cli.setup import Opening, open_all
+from chit.cli.text import plain_terminal, short_model
 from chit.errors import BadInput
 from chit.later import Later
 
@@ -85,13 +85,12 @@ def _close(chat: Later[Chat], opening: Opening) -> None:
     if built is not None:
         built.close()
     else:
-        opening.provider.close()
-        opening.session.close()
+        opening.close()
 
 
 def _banner(opening: Opening) -> None:
     """``chit · session 1a2b3c4d · claude-sonnet-4-5 · /help for commands``."""
-    middle = f" · session {opening.session.session_id[:8]} · {short_model(opening.model)} · "
+    middle = f" · session {opening.session_id[:8]} · {short_model(opening.model)} · "
     if plain_terminal():
         print(f"chit{middle}/help for commands", flush=True)
         return

@@ -18,7 +18,8 @@ from rich.table import Table
 from rich.text import Text
 
 from chit.checkpoint import SessionInfo
-from chit.cli.render import plain_terminal, short_model, usd
+from chit.cli.render import usd
+from chit.cli.text import plain_terminal, short_model
 from chit.pricing import Cost
 from chit.state import RequestRecord, Totals, cache_write_split
 from chit.usage import Usage

@@ -5,17 +5,16 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from chit.agent import Budget, Decision, instructions
+from chit.agent import instructions
 from chit.agent.instructions import Instructions
-from chit.checkpoint import Loaded, Session, home_dir
-from chit.cli.render import warn
+from chit.checkpoint import home_dir
 from chit.errors import BadInput
-from chit.messages import ToolCall
 from chit.providers import (
     HTTP_PROVIDERS,
     Connecting,
@@ -27,7 +26,9 @@ from chit.providers import (
 )
 
 if TYPE_CHECKING:
-    from chit.agent import Agent
+    from chit.agent import Agent, Budget, Decision
+    from chit.checkpoint import Loaded, Session
+    from chit.messages import ToolCall
 
 
 def open_session(args: argparse.Namespace) -> tuple[Session, Loaded] | None:
@@ -35,6 +36,10 @@ def open_session(args: argparse.Namespace) -> tuple[Session, Loaded] | None:
     a new session naming it); ``None`` for a new one."""
     if args.fork and not (args.continue_ or args.resume):
         raise BadInput("--fork goes with -c or -r (it continues a session as a new one)")
+    if not (args.continue_ or args.resume):
+        return None
+    from chit.checkpoint import Session
+
     if args.continue_:
         problems: list[str] = []
         try:
@@ -49,6 +54,8 @@ def open_session(args: argparse.Namespace) -> tuple[Session, Loaded] | None:
 
 def budget_from(args: argparse.Namespace, loaded: Loaded | None) -> tuple[Budget, bool]:
     """The budget: the flags, else what the resumed session last set. True when it changed."""
+    from chit.agent import Budget
+
     if args.max_cost is not None or args.max_tokens is not None:
         return Budget(args.max_cost, args.max_tokens), True
     if loaded is None:
@@ -60,9 +67,12 @@ def budget_from(args: argparse.Namespace, loaded: Loaded | None) -> tuple[Budget
 @dataclass
 class Opening:
     """What the command line opens before the agent is built: the session, the endpoint
-    and model, the project instructions (all light: no provider, no tool is loaded)."""
+    and model, the project instructions. For a new chat this is light (no provider, no
+    tool, not even the session format is loaded): its session is made when first needed."""
 
-    session: Session
+    session_id: str
+    make_session: Callable[[], Session]
+    """The session: made (a new one writes nothing yet) when :meth:`session` first asks."""
     loaded: Loaded | None
     endpoint: Endpoint
     model: str
@@ -71,6 +81,19 @@ class Opening:
     instructions: Instructions
     model_changed: bool
     """The flags name another provider, model or endpoint than the session last used."""
+    _session: Session | None = None
+
+    def session(self) -> Session:
+        """The session, made now if it is not yet."""
+        if self._session is None:
+            self._session = self.make_session()
+        return self._session
+
+    def close(self) -> None:
+        """Close the provider and the session, if it was made (nothing is written then)."""
+        self.provider.close()
+        if self._session is not None:
+            self._session.close()
 
 
 def open_all(args: argparse.Namespace, background: bool = False) -> Opening:
@@ -79,6 +102,8 @@ def open_all(args: argparse.Namespace, background: bool = False) -> Opening:
     opened = open_session(args)
     session, loaded = opened if opened is not None else (None, None)
     if loaded is not None:
+        from chit.cli.render import warn
+
         warn(loaded.path, loaded.warnings)
     # The provider and model the session last used, unless the flags say otherwise.
     before = loaded.model() if loaded is not None else (None, None)
@@ -103,20 +128,38 @@ def open_all(args: argparse.Namespace, background: bool = False) -> Opening:
     else:
         provider = connect(endpoint)
     where = without_userinfo(endpoint.base_url)
-    changed = False
-    if session is None:
-        session = Session.create(
-            args.home, cwd=os.getcwd(), provider=endpoint.provider, model=model, base_url=where
-        )
-    else:
-        changed = (endpoint.provider, model, where) != (
-            *before,
-            loaded.base_url() if loaded else None,
-        )
     found = instructions.find(Path.cwd())
     for problem in found.problems:
         print(f"chit: warning: {problem}", file=sys.stderr)
-    return Opening(session, loaded, endpoint, model, provider, found, changed)
+    if session is not None:
+        last = (*before, loaded.base_url() if loaded else None)
+        changed = (endpoint.provider, model, where) != last
+        return Opening(
+            session.session_id,
+            lambda: session,
+            loaded,
+            endpoint,
+            model,
+            provider,
+            found,
+            changed,
+            session,
+        )
+    session_id, cwd = str(uuid.uuid4()), os.getcwd()
+
+    def create() -> Session:
+        from chit.checkpoint import Session
+
+        return Session.create(
+            args.home,
+            cwd=cwd,
+            provider=endpoint.provider,
+            model=model,
+            base_url=where,
+            session_id=session_id,
+        )
+
+    return Opening(session_id, create, loaded, endpoint, model, provider, found, False)
 
 
 def agent_for(
@@ -129,7 +172,7 @@ def agent_for(
     from chit.agent.conversation import journal_budget, journal_model, track_files
     from chit.agent.loop import SYSTEM_PROMPT
 
-    session, loaded = opening.session, opening.loaded
+    session, loaded = opening.session(), opening.loaded
     if opening.model_changed:
         journal_model(session, opening.endpoint, opening.model)
     budget, changed = budget_from(args, loaded)
@@ -165,4 +208,4 @@ def build_agent(
 ) -> tuple[Agent, Session]:
     """Open or create the session and the agent that runs turns in it."""
     opening = open_all(args)
-    return agent_for(args, opening, permission), opening.session
+    return agent_for(args, opening, permission), opening.session()

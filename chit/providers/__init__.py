@@ -12,11 +12,14 @@ import contextlib
 import importlib
 from collections.abc import Callable, Generator, Mapping
 from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
 
 from chit.errors import BadInput, NoCredentials
 from chit.later import Later
-from chit.messages import Event
 from chit.providers.contract import Endpoint, Provider, Request
+
+if TYPE_CHECKING:
+    from chit.messages import Event
 
 __all__ = [
     "HTTP_PROVIDERS",

@@ -10,9 +10,10 @@ from __future__ import annotations
 from collections.abc import Generator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal, Protocol
+from typing import TYPE_CHECKING, Literal, Protocol
 
-from chit.messages import Event, Message, ToolSpec
+if TYPE_CHECKING:  # only named in annotations: choosing a provider loads no message type
+    from chit.messages import Event, Message, ToolSpec
 
 
 @dataclass(frozen=True, slots=True)

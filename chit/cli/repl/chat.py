@@ -74,10 +74,10 @@ class Chat:
         repl = Repl(
             agent,
             console,
-            opening.session.path,
+            opening.session().path,
             len(agent.state.records),
             permission=permission,
-            session=opening.session,
+            session=opening.session(),
         )
         telemetry = start_telemetry()
         telemetry.preload()

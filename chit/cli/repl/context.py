@@ -10,8 +10,9 @@ from rich.text import Text
 
 from chit.agent import AgentEvent, BudgetWarning, Compacted, TurnDone, drain
 from chit.agent.context import estimate
-from chit.cli.render import footer, short_model
+from chit.cli.render import footer
 from chit.cli.repl.commands import Repl, command
+from chit.cli.text import short_model
 from chit.errors import ChitError
 from chit.messages import Retrying
 

@@ -23,7 +23,7 @@ from prompt_toolkit.output.vt100 import Vt100_Output
 from prompt_toolkit.styles import Style
 from prompt_toolkit.utils import is_dumb_terminal
 
-from chit.cli.render import short_model
+from chit.cli.text import short_model
 from chit.credentials import redact_text
 
 if TYPE_CHECKING:
