@@ -2,14 +2,16 @@
 waited for only by whoever needs it before it is made.
 
 The chat uses it to draw its prompt before the heavy half of chit loads: the provider's
-wire module and httpx, the agent, the console.
+wire module and httpx, the agent, the console. :func:`on_first_use` is the same idea for a
+package's names: each module loads when one of its names is first asked for.
 """
 
 from __future__ import annotations
 
+import importlib
 import threading
-from collections.abc import Callable
-from typing import Generic, TypeVar, cast
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any, Generic, TypeVar, cast
 
 T = TypeVar("T")
 
@@ -62,3 +64,20 @@ class Later(Generic[T]):
     def ready(self) -> T | None:
         """The value if it is made without error, else ``None``; never waits."""
         return self._value if self._done.is_set() and self._error is None else None
+
+
+def on_first_use(
+    namespace: dict[str, Any], modules: Mapping[str, Iterable[str]]
+) -> Callable[[str], Any]:
+    """A package's ``__getattr__`` (PEP 562): a name of ``modules`` (module -> its names)
+    loads its module when first asked for, and is kept in ``namespace`` from then on."""
+    where = {name: module for module, names in modules.items() for name in names}
+
+    def first_use(name: str) -> Any:
+        if name not in where:
+            raise AttributeError(f"module {namespace['__name__']!r} has no attribute {name!r}")
+        value = getattr(importlib.import_module(where[name]), name)
+        namespace[name] = value
+        return value
+
+    return first_use

@@ -10,8 +10,9 @@ Each name loads its module when first asked for (``chit.agent.Agent`` loads the 
 chat drawing its first prompt, which needs none of them, does not wait for them.
 """
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from chit.later import on_first_use
 
 if TYPE_CHECKING:
     from chit.agent.budget import Budget
@@ -49,55 +50,16 @@ __all__ = [
     "drain",
 ]
 
-#: Where each name lives; a module is loaded when one of its names is first asked for.
-_WHERE = {
-    "Budget": "chit.agent.budget",
-    **dict.fromkeys(
-        (
-            "AgentEvent",
-            "BudgetWarning",
-            "Compacted",
-            "Decision",
-            "PermissionRequest",
-            "ToolDone",
-            "TurnDone",
-            "UsageRecorded",
-            "drain",
+# Each module loads when one of its names is first asked for.
+__getattr__ = on_first_use(
+    globals(),
+    {
+        "chit.agent.budget": ("Budget",),
+        "chit.agent.events": (
+            *("AgentEvent", "BudgetWarning", "Compacted", "Decision", "PermissionRequest"),
+            *("ToolDone", "TurnDone", "UsageRecorded", "drain"),
         ),
-        "chit.agent.events",
-    ),
-    "Agent": "chit.agent.loop",
-    "Journal": "chit.agent.loop",
-    **dict.fromkeys(
-        ("Tool", "ToolContext", "ToolFailed", "ToolRegistry", "default_tools"), "chit.agent.tools"
-    ),
-}
-
-
-def __getattr__(name: str) -> Any:
-    if name not in _WHERE:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(_WHERE[name]), name)
-    globals()[name] = value
-    return value
-
-
-__all__ = [
-    "Agent",
-    "AgentEvent",
-    "Budget",
-    "BudgetWarning",
-    "Compacted",
-    "Decision",
-    "Journal",
-    "PermissionRequest",
-    "Tool",
-    "ToolContext",
-    "ToolDone",
-    "ToolFailed",
-    "ToolRegistry",
-    "TurnDone",
-    "UsageRecorded",
-    "default_tools",
-    "drain",
-]
+        "chit.agent.loop": ("Agent", "Journal"),
+        "chit.agent.tools": ("Tool", "ToolContext", "ToolFailed", "ToolRegistry", "default_tools"),
+    },
+)

@@ -4,8 +4,9 @@ The line format is documented in :mod:`chit.checkpoint.journal`; every command r
 with :class:`chit.checkpoint.reader.Reader`. This package imports only chit's bottom layer.
 """
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from chit.later import on_first_use
 
 if TYPE_CHECKING:
     from chit.checkpoint.codec import SavedBudget
@@ -31,28 +32,16 @@ __all__ = [
     "sessions_dir",
 ]
 
-#: Where each name lives; a module is loaded when one of its names is first asked for (a
-#: chat's first prompt needs only the home).
-_WHERE = {
-    "SavedBudget": "chit.checkpoint.codec",
-    "home_dir": "chit.checkpoint.home",
-    "sessions_dir": "chit.checkpoint.home",
-    "SCHEMA_VERSION": "chit.checkpoint.journal",
-    "FileOps": "chit.checkpoint.journal",
-    "JournalWriteError": "chit.checkpoint.journal",
-    "Loaded": "chit.checkpoint.loaded",
-    "load": "chit.checkpoint.loaded",
-    "Session": "chit.checkpoint.session",
-    "SessionInfo": "chit.checkpoint.store",
-    "find": "chit.checkpoint.store",
-    "latest_path": "chit.checkpoint.store",
-    "list_sessions": "chit.checkpoint.store",
-}
-
-
-def __getattr__(name: str) -> Any:
-    if name not in _WHERE:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(_WHERE[name]), name)
-    globals()[name] = value
-    return value
+# Each module loads when one of its names is first asked for (a chat's first prompt needs
+# only the home).
+__getattr__ = on_first_use(
+    globals(),
+    {
+        "chit.checkpoint.codec": ("SavedBudget",),
+        "chit.checkpoint.home": ("home_dir", "sessions_dir"),
+        "chit.checkpoint.journal": ("SCHEMA_VERSION", "FileOps", "JournalWriteError"),
+        "chit.checkpoint.loaded": ("Loaded", "load"),
+        "chit.checkpoint.session": ("Session",),
+        "chit.checkpoint.store": ("SessionInfo", "find", "latest_path", "list_sessions"),
+    },
+)
