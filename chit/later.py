@@ -48,7 +48,9 @@ class Later(Generic[T]):
         return self._thread.ident is not None
 
     def start(self) -> None:
-        """Begin making it, once; later calls do nothing."""
+        """Begin making it, once; later calls do nothing (and take no lock)."""
+        if self.started:
+            return
         with self._start:
             if not self.started:
                 self._thread.start()
