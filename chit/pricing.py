@@ -7,6 +7,7 @@ that commands that price nothing start fast.
 from __future__ import annotations
 
 import contextlib
+import functools
 import threading
 from dataclasses import dataclass
 from decimal import Decimal
@@ -211,6 +212,7 @@ class ModelFacts:
     base rate."""
 
 
+@functools.lru_cache(maxsize=64)
 def model_facts(model: str, provider: str, base_url: str | None) -> ModelFacts | None:
     """The context window and prices of ``model`` at a chit provider and endpoint;
     ``None`` when genai-prices does not know it."""

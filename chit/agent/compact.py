@@ -14,9 +14,7 @@ file (a rewind can go back to them).
 
 from __future__ import annotations
 
-from typing import Literal
-
-from chit.agent.events import Compacted
+from chit.agent.events import Compacted, Reason
 from chit.messages import AssistantTurn, Ended, Message, RequestError
 
 #: What the model is asked, after the conversation.
@@ -27,8 +25,6 @@ PROMPT = (
     "the tasks still open, with the next step. Be specific and brief. Answer with the "
     "summary only; call no tool."
 )
-
-Reason = Literal["asked", "auto", "too_long"]
 
 
 def summary_request(history: list[Message], focus: str = "") -> list[Message]:

@@ -28,6 +28,10 @@ from chit.state import RequestRecord, Totals
 Decision = Literal["yes", "no", "always"]
 
 
+#: Why a conversation was compacted: asked for, the window filling up, a too-long refusal.
+Reason = Literal["asked", "auto", "too_long"]
+
+
 @dataclass
 class PermissionRequest:
     """The model wants to run a tool that writes or executes, or to read outside the working
@@ -94,7 +98,7 @@ class Compacted:
     """The conversation was summarised and the summary replaced it (``error``: the attempt
     failed, and the conversation is as it was)."""
 
-    reason: Literal["asked", "auto", "too_long"]
+    reason: Reason
     """Why: ``/compact``, the context window filling up past ``--auto-compact``, or the
     provider refusing the conversation as too long (the request is then sent again)."""
     replaced: int

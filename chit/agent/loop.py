@@ -16,7 +16,7 @@ from typing import Literal, Protocol
 
 from chit import signals
 from chit.agent.budget import Budget
-from chit.agent.compact import Reason, outcome, summary_request, too_long
+from chit.agent.compact import outcome, summary_request, too_long
 from chit.agent.context import ContextUse, compaction_due, measure
 from chit.agent.events import (
     AgentEvent,
@@ -24,6 +24,7 @@ from chit.agent.events import (
     Compacted,
     Decision,
     PermissionRequest,
+    Reason,
     ToolDone,
     TurnDone,
     UsageRecorded,
@@ -41,7 +42,7 @@ from chit.messages import (
     ToolResult,
     summary_message,
 )
-from chit.pricing import Cost, genai_provider, price, warm
+from chit.pricing import Cost, genai_provider, model_facts, price, warm
 from chit.providers import Endpoint, Provider, Request
 from chit.state import AgentState, RequestRecord
 from chit.usage import Usage
@@ -157,7 +158,9 @@ class Agent:
 
     def check_prices(self) -> None:
         """:class:`BadInput` when a cost budget is set and the model has no known price."""
-        if self.budget.max_cost is not None and self._price_of(self.model).unpriced:
+        endpoint = self.endpoint
+        known = model_facts(self.model, endpoint.provider, endpoint.base_url) is not None
+        if self.budget.max_cost is not None and not known:
             raise BadInput(
                 f"a cost budget cannot be kept for {self.model}: genai-prices has no price "
                 "for it, so its cost is unknown; use --max-tokens instead"
@@ -279,13 +282,11 @@ class Agent:
             one_hour if isinstance(one_hour, int) else None,
         )
 
-    def _price_of(
-        self, model: str, usage: Usage | None = None, cache_write_1h: int | None = None
-    ) -> Cost:
-        """What ``usage`` cost on ``model`` at this endpoint (no usage: whether it has a price)."""
+    def _price_of(self, model: str, usage: Usage, cache_write_1h: int | None = None) -> Cost:
+        """What ``usage`` cost on ``model`` at this endpoint."""
         provider_id, api_url = genai_provider(self.endpoint.provider, self.endpoint.base_url)
         return price(
-            usage or Usage.reported(0, 0, 0, 0, 0),
+            usage,
             model,
             provider_id=provider_id,
             provider_api_url=api_url,

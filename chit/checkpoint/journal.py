@@ -68,7 +68,7 @@ from typing import Any, NamedTuple
 
 import orjson
 
-from chit.credentials import MARK, credential_values, redact_text
+from chit.credentials import MARK, redact_text
 from chit.errors import ChitError
 
 #: The session file format's version; a reader refuses files with a larger one.
@@ -137,12 +137,6 @@ def _scrub(value: Any, secrets_: tuple[str, ...] = ()) -> Any:
     except orjson.JSONEncodeError:
         plain = _default(value)
     return _scrub(plain, secrets_)
-
-
-def secret_values(environ: dict[str, str] | None = None) -> tuple[str, ...]:
-    """Values of environment variables that hold credentials (never written anywhere); the
-    rule is :mod:`chit.credentials`'."""
-    return credential_values(environ)
 
 
 def encode(line: dict[str, Any], secrets_: tuple[str, ...] = ()) -> bytes:

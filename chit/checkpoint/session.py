@@ -35,7 +35,6 @@ from chit.checkpoint.journal import (
     FileOps,
     encode,
     now_iso,
-    secret_values,
 )
 from chit.checkpoint.loaded import Loaded, load
 from chit.checkpoint.lock import Lock, take
@@ -50,6 +49,7 @@ from chit.checkpoint.snapshots import (
     keep,
 )
 from chit.checkpoint.store import find, latest_path
+from chit.credentials import credential_values
 from chit.messages import Message
 from chit.state import AgentState, RequestRecord
 
@@ -82,7 +82,7 @@ class Session:
         self.home = home
         """The chit home given when it was opened (forks go to its sessions folder)."""
         self._ops = ops
-        self._secrets = secret_values()
+        self._secrets = credential_values()
         self._new = new
         self._copied = loaded if new is not None else None  # a fork's parent, until written
         self._lock = lock

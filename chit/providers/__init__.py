@@ -31,7 +31,6 @@ __all__ = [
     "choose",
     "configured",
     "connect",
-    "is_local",
     "provider_for_model",
     "without_userinfo",
 ]
