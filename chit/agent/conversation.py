@@ -169,11 +169,12 @@ def rewind(agent: Agent, session: Session, turn: int) -> list[FileChange]:
     """Take the conversation back to just after turn ``turn`` (0: empty); the files the
     tools changed since, each with what it held then, to :func:`restore` if wanted.
     :class:`BadInput` when there is no such turn."""
-    state = session.rewind(turn)
+    read = session.as_read()  # once, for the rewind and the files both
+    state = session.rewind(turn, read)
     if state is None:
         raise BadInput(f"there is no turn {turn} to go back to (/rewind lists the turns)")
     agent.state = state
-    return session.changed_after(turn)
+    return session.changed_after(turn, read)
 
 
 def restore(session: Session, changes: list[FileChange]) -> None:

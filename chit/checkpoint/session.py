@@ -296,15 +296,15 @@ class Session:
             raise ValueError(f"{type!r} is a core line type, not an event")
         self._events.append({"type": type, **fields, "at": now_iso()})
 
-    def rewind(self, checkpoint: int) -> AgentState | None:
+    def rewind(self, checkpoint: int, read: Loaded | None = None) -> AgentState | None:
         """Take the conversation back to the checkpoint of turn ``checkpoint`` (0: empty).
 
         Appends a ``rewind`` line (after what waits) and deletes nothing: the state
         returned keeps every request's record (tokens are never un-spent) and turn numbers
         keep counting up. ``None`` when the session has no such checkpoint (nothing is
-        written then).
+        written then). ``read`` is :meth:`as_read`'s answer when the caller has it already.
         """
-        loaded = self.as_read()
+        loaded = read if read is not None else self.as_read()
         if loaded is not None:
             messages = loaded.conversation_at(checkpoint)
         else:  # a new session, no line yet
@@ -331,9 +331,10 @@ class Session:
         :attr:`files`, a ``snapshot`` event in the journal (written with the next line)."""
         self.append_event(EVENT, **event(path, turn, keep(self.files, path)))
 
-    def changed_after(self, turn: int) -> list[FileChange]:
-        """The files tools changed after checkpoint ``turn``, with what each held then."""
-        loaded = self.as_read()
+    def changed_after(self, turn: int, read: Loaded | None = None) -> list[FileChange]:
+        """The files tools changed after checkpoint ``turn``, with what each held then
+        (``read``: :meth:`as_read`'s answer when the caller has it already)."""
+        loaded = read if read is not None else self.as_read()
         return [] if loaded is None else changes_after(loaded.events, turn)
 
     def as_read(self) -> Loaded | None:
