@@ -56,6 +56,7 @@ class OpenAIChatProvider(HTTPProvider):
         self._send_stream_options = not self._options_from_memory
         self._send_cache_key = self._official
         self._acc: ChatAccumulator | None = None
+        self._to_confirm = True  # what the memory holds is checked once, not per request
 
     def accumulator(self) -> ChatAccumulator:
         self._acc = ChatAccumulator(self.endpoint.api_key_env)
@@ -69,8 +70,11 @@ class OpenAIChatProvider(HTTPProvider):
         acc = self._acc
         if acc is None or acc.ended is not Ended.COMPLETE:
             return
+        if not self._to_confirm:
+            return
         if self._send_stream_options or (self._options_from_memory and acc.last_usage is None):
             self._remembered.forget("stream_options")
+            self._to_confirm = False
 
     def body(self, request: Request) -> CompletionCreateParamsStreaming:
         """The request body.
