@@ -70,6 +70,7 @@ def run_interactive(args: argparse.Namespace) -> int:
 
 
 def _build(args: argparse.Namespace, opening: Opening, root: Path) -> Chat:
+    from chit.cli.repl import context, conversation  # noqa: F401  (they register commands)
     from chit.cli.repl.chat import Chat
 
     return Chat.build(args, opening, root)

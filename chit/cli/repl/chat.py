@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 import sys
 import termios
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,9 +31,7 @@ from chit.agent import (
     drain,
 )
 from chit.cli.render import footer, tokens_and_cost
-from chit.cli.repl import conversation as _conversation  # noqa: F401  (registers its commands)
 from chit.cli.repl.commands import Repl
-from chit.cli.repl.context import compacted_line  # registers /context and /compact
 from chit.cli.screen import make_console
 from chit.cli.setup import Opening, agent_for
 from chit.errors import ChitError
@@ -94,6 +92,17 @@ class Chat:
 
 def run_turn(repl: Repl, line: str, telemetry: Telemetry = OFF) -> None:
     """Send one message and draw the turn as it streams."""
+    draw_turn(repl, repl.agent.run(line), telemetry)
+
+
+def draw_turn(
+    repl: Repl,
+    turn: Generator[AgentEvent, None, None],
+    telemetry: Telemetry = OFF,
+    status: str = "thinking",
+) -> None:
+    """Draw a turn's events as they come (an answer, or ``/compact``'s summary): the
+    spinner showing ``status`` until something streams."""
     # Markdown, highlighting and the live region load with the first answer, not before
     # the first prompt.
     from chit.cli.repl.stream import StreamView
@@ -122,10 +131,11 @@ def run_turn(repl: Repl, line: str, telemetry: Telemetry = OFF) -> None:
             view.pause()
             mark = "↻" if isinstance(event, Retrying) else "!"
             console.print(f"{mark} {event.describe()}", style="yellow")
-            view.wait()
+            view.wait(status)
         elif isinstance(event, Compacted):
             view.pause()
-            console.print(compacted_line(event))
+            style = "yellow" if event.error else "cyan"
+            console.print(Text(f"⇣ {event.describe()}", style=style))
             view.wait()
         elif isinstance(event, TurnDone):
             view.finish()
@@ -133,8 +143,8 @@ def run_turn(repl: Repl, line: str, telemetry: Telemetry = OFF) -> None:
 
     with keys_unechoed():
         try:
-            view.wait()
-            drain(agent.run(line), telemetry.watch(show, agent.state.session_id))
+            view.wait(status)
+            drain(turn, telemetry.watch(show, agent.state.session_id))
         except ChitError as e:  # the budget is spent, a cost budget on an unpriced model
             view.finish()
             console.print(f"! {e}", style="red")

@@ -8,18 +8,10 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from chit.agent import AgentEvent, BudgetWarning, Compacted, TurnDone, drain
 from chit.agent.context import estimate
-from chit.cli.render import footer
+from chit.cli.repl.chat import draw_turn
 from chit.cli.repl.commands import Repl, command
 from chit.cli.text import short_model
-from chit.errors import ChitError
-from chit.messages import Retrying
-
-
-def compacted_line(event: Compacted) -> Text:
-    """How the chat shows a compaction (asked for, or automatic)."""
-    return Text(f"⇣ {event.describe()}", style="yellow" if event.error else "cyan")
 
 
 @command("context")
@@ -80,37 +72,7 @@ def _instructions(console: Console, repl: Repl) -> None:
 @command("compact")
 def _compact(repl: Repl, arg: str) -> None:
     """Summarise the conversation and go on from the summary (/compact FOCUS: keep FOCUS)."""
-    from chit.cli.repl.stream import StreamView
-
-    console = repl.console
     if not repl.agent.state.messages:
-        console.print("nothing to compact yet", style="dim")
+        repl.console.print("nothing to compact yet", style="dim")
         return
-    view = StreamView(console)
-
-    def show(event: AgentEvent) -> None:
-        if isinstance(event, Retrying | BudgetWarning):
-            view.pause()
-            console.print(f"! {event.describe()}", style="yellow")
-            view.wait("compacting")
-        elif isinstance(event, Compacted):
-            view.pause()
-            console.print(compacted_line(event))
-        elif isinstance(event, TurnDone):
-            view.finish()
-            if event.error is not None and event.error.type != "interrupted":
-                console.print(f"! {event.error.message}", style="red")
-            console.print(Text(footer(event), style="dim"))
-            console.print()
-
-    try:
-        view.wait("compacting")
-        drain(repl.agent.compact(arg), show)
-    except ChitError as e:  # the budget is spent
-        view.finish()
-        console.print(f"! {e}", style="red")
-    except KeyboardInterrupt:  # before the request was sent
-        view.finish()
-        console.print("interrupted", style="dim")
-    finally:
-        view.finish()
+    draw_turn(repl, repl.agent.compact(arg), status="compacting")
