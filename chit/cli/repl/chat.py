@@ -70,12 +70,7 @@ class Chat:
             agent.provider.start()
         warm()
         repl = Repl(
-            agent,
-            console,
-            opening.session().path,
-            len(agent.state.records),
-            permission=permission,
-            session=opening.session(),
+            agent, console, opening.session(), len(agent.state.records), permission=permission
         )
         telemetry = start_telemetry()
         telemetry.preload()
@@ -85,8 +80,7 @@ class Chat:
         """Close the provider, the session in use (/fork and /clear move on to another
         one, closing theirs) and telemetry."""
         self.repl.agent.close()
-        if self.repl.session is not None:
-            self.repl.session.close()
+        self.repl.session.close()
         self.telemetry.close()
 
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 import difflib
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 
 from rich.console import Console
 from rich.text import Text
@@ -26,7 +25,8 @@ class Repl:
 
     agent: Agent
     console: Console
-    session_path: Path
+    session: Session
+    """The session the agent writes to (another one after ``/fork`` or ``/clear``)."""
     run_start: int = 0
     """How many request records the session held when chit started (``this run`` follows)."""
     reasoning: str = ""
@@ -34,8 +34,6 @@ class Repl:
     permission: Callable[[ToolCall], Decision] = lambda call: "no"
     """Asks whether a tool call may run."""
     running: bool = True
-    session: Session | None = None
-    """The session the agent writes to (another one after ``/fork`` or ``/clear``)."""
 
 
 Command = Callable[[Repl, str], None]
@@ -84,7 +82,7 @@ def _usage(repl: Repl, arg: str) -> None:
         Column.of("session", records),
     ]
     heading = f"session {state.session_id[:8]} · {state.turns} turn(s)"
-    repl.console.print(usage_table(columns, heading, repl.session_path))
+    repl.console.print(usage_table(columns, heading, repl.session.path))
 
 
 @command("thinking")

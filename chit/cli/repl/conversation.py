@@ -20,12 +20,6 @@ from chit.errors import BadInput, ChitError
 PROMPT_WIDTH = 60
 
 
-def _session(repl: Repl) -> Session:
-    if repl.session is None:
-        raise BadInput("this chat has no session file to work on")
-    return repl.session
-
-
 def _failed(repl: Repl, e: ChitError | OSError) -> None:
     why = e.strerror or str(e) if isinstance(e, OSError) else str(e)
     repl.console.print(f"! {why}", style="red")
@@ -44,7 +38,7 @@ def _model(repl: Repl, arg: str) -> None:
             repl.console.print(Text(models_text(rows).rstrip() or "no models listed"))
             repl.console.print(f"using {agent.model} · /model NAME switches", style="dim")
             return
-        conversation.switch_model(agent, _session(repl), arg)
+        conversation.switch_model(agent, repl.session, arg)
     except ChitError as e:
         _failed(repl, e)
         return
@@ -55,7 +49,7 @@ def _model(repl: Repl, arg: str) -> None:
 def _rewind(repl: Repl, arg: str) -> None:
     """List the turns; /rewind N goes back to after turn N (and offers the files back)."""
     try:
-        session = _session(repl)
+        session = repl.session
         if not arg:
             _list_turns(repl, session)
             return
@@ -122,13 +116,12 @@ def _offer_files(
 def _go_on_in(repl: Repl, move: Callable[[Agent, Session], Session]) -> Session | None:
     """Move the chat on to the session ``move`` makes (a fork, a fresh one); the old one."""
     try:
-        old = _session(repl)
+        old = repl.session
         new = move(repl.agent, old)
     except ChitError as e:
         _failed(repl, e)
         return None
     repl.session = new
-    repl.session_path = new.path
     return old
 
 
@@ -137,7 +130,7 @@ def _fork(repl: Repl, arg: str) -> None:
     """Go on in a new session from here (this one stays as it is)."""
     old = _go_on_in(repl, conversation.fork)
     if old is not None:
-        new_id = _session(repl).session_id
+        new_id = repl.session.session_id
         repl.console.print(
             Text.assemble(
                 "forked: now in session ", (new_id, "bold"), f" (from {old.session_id[:8]})"
@@ -155,7 +148,7 @@ def _clear(repl: Repl, arg: str) -> None:
         repl.console.print(
             Text.assemble(
                 "new session ",
-                (_session(repl).session_id[:8], "bold"),
+                (repl.session.session_id[:8], "bold"),
                 f" · the last one is kept: chit -r {old.session_id[:8]} resumes it",
             )
         )
@@ -168,7 +161,7 @@ def _export(repl: Repl, arg: str) -> None:
 
     agent = repl.agent
     try:
-        session = _session(repl)
+        session = repl.session
         path = new_path(arg, session.session_id, Path.cwd())
         text = markdown(
             session.session_id, conversation.turns(agent, session), agent.state.totals()
