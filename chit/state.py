@@ -16,7 +16,7 @@ from typing import Any
 
 from chit.messages import AssistantTurn, Message
 from chit.pricing import Cost
-from chit.usage import Usage
+from chit.usage import Usage, count
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,20 +97,13 @@ def cache_write_split(records: Iterable[RequestRecord]) -> dict[str, int] | None
     split: dict[str, int] | None = None
     for record in records:
         extras = record.response.extras
-        counts = {k: _count(extras.get(key)) for k, key in CACHE_LIFETIMES.items()}
+        counts = {k: count(extras.get(key)) for k, key in CACHE_LIFETIMES.items()}
         if all(n is None for n in counts.values()):
             continue
         split = split or dict.fromkeys(CACHE_LIFETIMES, 0)
         for k, n in counts.items():
             split[k] += n or 0
     return split
-
-
-def _count(value: object) -> int | None:
-    """A count as read from a file: a whole number not below 0, else ``None``."""
-    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
-        return value
-    return None
 
 
 @dataclass

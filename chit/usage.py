@@ -108,3 +108,9 @@ class Usage:
 
 
 assert [f.name for f in fields(Usage)][:5] == list(FIELDS)
+
+
+def count(value: object) -> int | None:
+    """A token count as a file (or a provider's extras) holds it: a whole number >= 0,
+    else ``None`` (no count)."""
+    return value if type(value) is int and value >= 0 else None  # a bool is no count

@@ -45,7 +45,7 @@ from chit.messages import (
 from chit.pricing import Cost, genai_provider, model_facts, price, warm
 from chit.providers import Endpoint, Provider, Request
 from chit.state import AgentState, RequestRecord
-from chit.usage import Usage
+from chit.usage import Usage, count
 
 SYSTEM_PROMPT = (
     "You are chit, a careful coding agent working in a terminal. "
@@ -275,12 +275,8 @@ class Agent:
             self._stopped = True
 
     def _price(self, response: AssistantTurn) -> Cost:
-        one_hour = response.extras.get("cache_write_1h")
-        return self._price_of(
-            response.model_name,
-            response.usage,
-            one_hour if isinstance(one_hour, int) else None,
-        )
+        one_hour = count(response.extras.get("cache_write_1h"))
+        return self._price_of(response.model_name, response.usage, one_hour)
 
     def _price_of(self, model: str, usage: Usage, cache_write_1h: int | None = None) -> Cost:
         """What ``usage`` cost on ``model`` at this endpoint."""

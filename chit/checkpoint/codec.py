@@ -16,7 +16,7 @@ import orjson
 from chit.messages import AssistantTurn, Ended, Message, RequestError, ToolCall, ToolResult
 from chit.pricing import Cost, parse_usd
 from chit.state import RequestRecord, Totals
-from chit.usage import FIELDS, Usage
+from chit.usage import FIELDS, Usage, count
 
 ROLES = ("user", "assistant", "tool")
 _ENDED = {e.value: e for e in Ended}
@@ -43,14 +43,9 @@ def get_dict(d: dict[str, Any], key: str) -> dict[str, Any]:
     return v if isinstance(v, dict) else {}
 
 
-def count(value: object) -> int | None:
-    """A token count as a file holds it: a whole number >= 0, else ``None`` (no count)."""
-    return value if type(value) is int and value >= 0 else None  # a bool is no count
-
-
 def counts(d: dict[str, Any]) -> list[int | None]:
     """The five counts (``FIELDS``) of a ``usage`` object as a file holds it."""
-    return [v if type(v) is int and v >= 0 else None for v in map(d.get, FIELDS)]
+    return [count(v) for v in map(d.get, FIELDS)]
 
 
 # --- messages ---------------------------------------------------------------------------
