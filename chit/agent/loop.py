@@ -158,9 +158,9 @@ class Agent:
 
     def check_prices(self) -> None:
         """:class:`BadInput` when a cost budget is set and the model has no known price."""
-        endpoint = self.endpoint
-        known = model_facts(self.model, endpoint.provider, endpoint.base_url) is not None
-        if self.budget.max_cost is not None and not known:
+        if self.budget.max_cost is None:
+            return  # no price needed: genai-prices stays unloaded until the answer
+        if model_facts(self.model, self.endpoint.provider, self.endpoint.base_url) is None:
             raise BadInput(
                 f"a cost budget cannot be kept for {self.model}: genai-prices has no price "
                 "for it, so its cost is unknown; use --max-tokens instead"
